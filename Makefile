@@ -1,0 +1,25 @@
+# make demo: a few sample commands · make test: the whole suite · make bench: jaccli beside plain JAX
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JACCLI := $(VENV)/bin/jaccli
+STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@bash samples/demo.sh $(JACCLI)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""jaccli: exact Jacobians, Hessians and HVPs from the command line."""

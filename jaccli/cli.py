@@ -1,0 +1,296 @@
+"""The `jaccli` command: options → one Request → one call → rendered output.
+
+This is the one place that maps errors to exit codes (`main`). Nothing heavy is
+imported at module level: `jaccli --help` never loads JAX or SymPy.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import ExitCode, JaccliError
+
+app = typer.Typer(
+    name="jaccli",
+    help="Exact Jacobians, Hessians and Hessian-vector products of math expressions, "
+    "by JAX automatic differentiation.\n\n"
+    'Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2',
+    add_completion=True,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # expressions are full of [brackets]: no markup in help texts
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    plain = "plain"
+    json = "json"
+    csv = "csv"
+    npy = "npy"
+
+
+class DType(str, enum.Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+class Device(str, enum.Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+    tpu = "tpu"
+
+
+class JacobianMode(str, enum.Enum):
+    auto = "auto"
+    fwd = "fwd"
+    rev = "rev"
+
+
+class SecondOrderMode(str, enum.Enum):
+    fwd_rev = "fwd-rev"
+    rev_fwd = "rev-fwd"
+    rev_rev = "rev-rev"
+
+
+Expr = Annotated[str, typer.Argument(metavar="EXPR", help="The expression, e.g. 'x**2*y + y**3', or @file.", show_default=False)]
+At = Annotated[Optional[list[str]], typer.Option(
+    "--at", "-a", metavar="POINT", help="The point: 1,2,pi/2 · x=1,y=2 · 'x=[1,2,3]' · X=@x.npy · 'x=full(100, 0.5)'. Repeatable.",
+    show_default=False)]
+V = Annotated[Optional[list[str]], typer.Option(
+    "--v", metavar="VECTOR", help="The tangent v (shape of the input): 1,0 · x=1,y=0 · @v.npy.", show_default=False)]
+U = Annotated[Optional[list[str]], typer.Option(
+    "--u", metavar="VECTOR", help="The cotangent u (shape of the output): 1,0 · '[[1,0],[0,1]]' · @u.npy.", show_default=False)]
+Vars = Annotated[Optional[str], typer.Option(
+    "--vars", metavar="NAMES", help="Order of the variables, comma-separated (default: as named in --at, else natural order).",
+    show_default=False)]
+Wrt = Annotated[Optional[str], typer.Option(
+    "--wrt", metavar="NAMES", help="Differentiate with respect to these variables only; the others are held.", show_default=False)]
+Fmt = Annotated[Optional[Format], typer.Option(
+    "--format", "-f", help="Output format [default: table on a terminal, else plain; or from --output's suffix].",
+    show_default=False)]
+Output = Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.",
+                                                show_default=False)]
+Dtype = Annotated[DType, typer.Option("--dtype", help="Floating-point type of the computation.")]
+Precision = Annotated[Optional[int], typer.Option(
+    "--precision", metavar="DIGITS", min=1, max=17, help="Significant digits shown (table and plain; display only).",
+    show_default=False)]
+DeviceOpt = Annotated[Optional[Device], typer.Option(
+    "--device", help="Run on this device [default: the first one jaxlib finds].", show_default=False)]
+MaxMemory = Annotated[Optional[str], typer.Option(
+    "--max-memory", metavar="SIZE", help="Refuse results larger than this: 4GB, 512MiB or bytes [default: a quarter of RAM].",
+    show_default=False)]
+Full = Annotated[bool, typer.Option("--full", help="Show every entry of large matrices in tables.")]
+JacMode = Annotated[JacobianMode, typer.Option(
+    "--mode", help="auto: forward when inputs ≤ outputs, else reverse.")]
+HessMode = Annotated[SecondOrderMode, typer.Option(
+    "--mode", help="Order of the two differentiations (fwd-rev: forward-over-reverse).")]
+
+
+def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, mode=None,
+             fmt=None, output=None, dtype=DType.float64, precision=None, device=None, max_memory=None,
+             full=False) -> None:
+    from .evaluate import Request, parse_size, run
+
+    request = Request(
+        command=command, expr=expr, at=tuple(at or ()), v=tuple(v or ()), u=tuple(u or ()),
+        vars=_names(vars), wrt=_names(wrt), mode=mode.value if mode else None, dtype=dtype.value,
+        device=device.value if device else None, max_memory=parse_size(max_memory) if max_memory else None,
+    )
+    result = run(request)
+    from .output import write_result
+
+    write_result(result, fmt.value if fmt else None, output, precision=precision, full=full)
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+@app.command("eval")
+def eval_(expr: Expr, at: At = None, vars: Vars = None, fmt: Fmt = None, output: Output = None,
+          dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
+          max_memory: MaxMemory = None, full: Full = False) -> None:
+    """The value f(x).  Example: jaccli eval "[x**2*y, sin(z)]" --at 1,2,pi/2"""
+    _compute("eval", expr, at, vars=vars, fmt=fmt, output=output, dtype=dtype, precision=precision,
+             device=device, max_memory=max_memory, full=full)
+
+
+@app.command()
+def grad(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
+         output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
+         device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False) -> None:
+    """The gradient ∇f of a scalar expression.  Example: jaccli grad "x**2*y + y**3" --at 1,2"""
+    _compute("grad", expr, at, vars=vars, wrt=wrt, fmt=fmt, output=output, dtype=dtype,
+             precision=precision, device=device, max_memory=max_memory, full=full)
+
+
+@app.command()
+def jacobian(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, mode: JacMode = JacobianMode.auto,
+             fmt: Fmt = None, output: Output = None, dtype: Dtype = DType.float64,
+             precision: Precision = None, device: DeviceOpt = None, max_memory: MaxMemory = None,
+             full: Full = False) -> None:
+    """The Jacobian ∂f/∂x, shape out_shape + in_shape.  Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2"""
+    _compute("jacobian", expr, at, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
+             precision=precision, device=device, max_memory=max_memory, full=full)
+
+
+@app.command()
+def hessian(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None,
+            mode: HessMode = SecondOrderMode.fwd_rev, fmt: Fmt = None, output: Output = None,
+            dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
+            max_memory: MaxMemory = None, full: Full = False) -> None:
+    """The Hessian ∂²f/∂x², shape out_shape + in_shape + in_shape.  Example: jaccli hessian "x**2*y + y**3" --at 1,2"""
+    _compute("hessian", expr, at, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
+             precision=precision, device=device, max_memory=max_memory, full=full)
+
+
+@app.command()
+def jvp(expr: Expr, at: At = None, v: V = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
+        output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
+        device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False) -> None:
+    """The Jacobian-vector product J·v (forward mode).  Example: jaccli jvp "[x**2*y, sin(z)]" --at 1,2,pi/2 --v 1,0,0"""
+    _compute("jvp", expr, at, v=v, vars=vars, wrt=wrt, fmt=fmt, output=output, dtype=dtype,
+             precision=precision, device=device, max_memory=max_memory, full=full)
+
+
+@app.command()
+def vjp(expr: Expr, at: At = None, u: U = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
+        output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
+        device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False) -> None:
+    """The vector-Jacobian product uᵀ·J (reverse mode).  Example: jaccli vjp "[x**2*y, sin(z)]" --at 1,2,pi/2 --u 1,1"""
+    _compute("vjp", expr, at, u=u, vars=vars, wrt=wrt, fmt=fmt, output=output, dtype=dtype,
+             precision=precision, device=device, max_memory=max_memory, full=full)
+
+
+@app.command()
+def hvp(expr: Expr, at: At = None, v: V = None, vars: Vars = None, wrt: Wrt = None,
+        mode: HessMode = SecondOrderMode.fwd_rev, fmt: Fmt = None, output: Output = None,
+        dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
+        max_memory: MaxMemory = None, full: Full = False) -> None:
+    """The Hessian-vector product H·v, without forming H.  Example: jaccli hvp "x**2*y + y**3" --at 1,2 --v 1,0"""
+    _compute("hvp", expr, at, v=v, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
+             precision=precision, device=device, max_memory=max_memory, full=full)
+
+
+@app.command()
+def inspect(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None) -> None:
+    """The parsed expression, its variables and shapes, the output shape and derivative strategies.
+
+    Example: jaccli inspect "sum(100*(x[1:]-x[:-1]**2)**2)" --at "x=zeros(5)"
+    """
+    from .describe import describe
+    from .output import write_description
+
+    write_description(describe(expr, tuple(at or ()), _names(vars), _names(wrt)), fmt.value if fmt else None)
+
+
+@app.command()
+def info(fmt: Fmt = None) -> None:
+    """Versions, backend and devices, default dtype.  Example: jaccli info"""
+    from .describe import system_info
+    from .output import write_description
+
+    write_description(system_info(), fmt.value if fmt else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; map every error to one `error:` line and an exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or bool(os.environ.get("JACCLI_DEBUG"))
+    argv = [a for a in argv if a != "--debug"]
+    argv = _protect_expression(argv)
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="jaccli", standalone_mode=False)
+        return int(code or 0) if isinstance(code, int) else 0
+    except JaccliError as error:
+        if debug:
+            _print_traceback()
+        _print_error(error.lines(), error.hint)
+        return int(error.exit_code)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except typer.Abort:
+        return 130
+    except Exception as error:  # noqa: BLE001 - the one place errors become exit codes
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `jaccli`: the help, and success
+            sys.stdout.write(error.format_message() + "\n")
+            return 0
+        usage = _usage_error(error)
+        if usage is not None:
+            _print_error([usage[0]], usage[1])
+            return int(ExitCode.USAGE)
+        if debug:
+            _print_traceback()
+        _print_error([f"internal error: {type(error).__name__}: {error}"],
+                     "this is a bug in jaccli; run again with --debug to see the traceback")
+        return int(ExitCode.RUNTIME)
+
+
+def _protect_expression(argv: list[str]) -> list[str]:
+    """Let EXPR start with '-' ("-x**2") when it is not one of the command's options."""
+    if len(argv) >= 2 and argv[0] in app_commands() and argv[1].startswith("-") and len(argv[1]) > 1:
+        name = argv[1].split("=", 1)[0]
+        command = typer.main.get_command(app).commands[argv[0]]
+        options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+        if name not in options | {"--help", "-h"}:
+            argv[1] = " " + argv[1]
+    return argv
+
+
+def app_commands() -> set[str]:
+    return {c.name or c.callback.__name__ for c in app.registered_commands}
+
+
+def _usage_error(error: Exception) -> tuple[str, str] | None:
+    """Click's usage errors (a vendored copy inside typer) as (message, hint)."""
+    if hasattr(error, "format_message") and hasattr(error, "exit_code") and getattr(error, "exit_code", 0) == 2:
+        ctx = getattr(error, "ctx", None)
+        where = ctx.command_path if ctx is not None else "jaccli"
+        return error.format_message(), f"see `{where} --help`"
+    return None
+
+
+def _print_error(lines: list[str], hint: str | None) -> None:
+    stream = sys.stderr
+    stream.write(f"error: {lines[0]}\n")
+    for line in lines[1:]:
+        stream.write(line + "\n")
+    if hint:
+        stream.write(f"hint: {hint}\n")
+    stream.flush()
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,98 @@
+"""The derivative operators, each a composition of JAX's own.
+
+Every operator takes `f(z, c)` (z: the flat vector we differentiate, c: the held
+variables) and returns `g(z, c, w)` with one more argument `w`: the tangent `v`
+for jvp/hvp, the cotangent `u` for vjp, ignored otherwise. One signature for all
+makes every operator jit- and vmap-able the same way.
+
+Shapes, for f: ℝⁿ → out_shape (example f = [x0**2*x1, sin(x2)], n = 3, out (2,)):
+
+    evaluate  out_shape                  f(x)                   (2,)
+    grad      (n,)                       ∇f (f scalar)
+    jacobian  out_shape + (n,)           ∂f/∂x                  (2, 3)
+    hessian   out_shape + (n, n)         ∂²f/∂x²                (2, 3, 3)
+    jvp       out_shape                  J·v                    (2,)
+    vjp       (n,)                       uᵀ·J                   (3,)
+    hvp       (n,)                       H·v (f scalar), H never formed
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+JACOBIAN_MODES = ("auto", "fwd", "rev")
+SECOND_ORDER_MODES = ("fwd-rev", "rev-fwd", "rev-rev")
+
+_JAC = {"fwd": jax.jacfwd, "rev": jax.jacrev}
+
+
+def evaluate(f, mode=None):
+    return lambda z, c, w: f(z, c)
+
+
+def grad(f, mode=None):
+    return lambda z, c, w: jax.grad(f)(z, c)
+
+
+def jacobian(f, mode):
+    return lambda z, c, w: _JAC[mode](f)(z, c)
+
+
+def hessian(f, mode):
+    outer, inner = (_JAC[m] for m in mode.split("-"))
+    return lambda z, c, w: outer(inner(f))(z, c)
+
+
+def jvp(f, mode=None):
+    return lambda z, c, v: jax.jvp(lambda z: f(z, c), (z,), (v,))[1]
+
+
+def vjp(f, mode=None):
+    return lambda z, c, u: jax.vjp(lambda z: f(z, c), z)[1](u)[0]
+
+
+def hvp(f, mode):
+    """H·v by forward-over-reverse (default), reverse-over-forward or reverse-over-reverse."""
+
+    def fwd_rev(z, c, v):
+        return jax.jvp(lambda z: jax.grad(f)(z, c), (z,), (v,))[1]
+
+    def rev_fwd(z, c, v):
+        return jax.grad(lambda z: jax.jvp(lambda z: f(z, c), (z,), (v,))[1])(z)
+
+    def rev_rev(z, c, v):
+        return jax.grad(lambda z: jnp.vdot(jax.grad(f)(z, c), v))(z)
+
+    return {"fwd-rev": fwd_rev, "rev-fwd": rev_fwd, "rev-rev": rev_rev}[mode]
+
+
+OPERATORS = {
+    "eval": evaluate,
+    "grad": grad,
+    "jacobian": jacobian,
+    "hessian": hessian,
+    "jvp": jvp,
+    "vjp": vjp,
+    "hvp": hvp,
+}
+
+
+def choose_mode(command: str, mode: str | None, n_in: int, n_out: int) -> str:
+    """The mode actually used: jacobian `auto` is forward when inputs ≤ outputs, else reverse."""
+    if command == "jacobian":
+        mode = mode or "auto"
+        return ("fwd" if n_in <= n_out else "rev") if mode == "auto" else mode
+    if command in ("hessian", "hvp"):
+        return mode or "fwd-rev"
+    return {"eval": "none", "grad": "rev", "jvp": "fwd", "vjp": "rev"}[command]
+
+
+def result_shape(command: str, out_shape: tuple, in_shape: tuple) -> tuple:
+    """The shape JAX gives, with the flat input axis unflattened to `in_shape` (SPEC §2)."""
+    return {
+        "eval": out_shape, "jvp": out_shape,
+        "grad": in_shape, "vjp": in_shape, "hvp": in_shape,
+        "jacobian": out_shape + in_shape,
+        "hessian": out_shape + in_shape + in_shape,
+    }[command]

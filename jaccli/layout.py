@@ -1,0 +1,94 @@
+"""Where each variable lives in the flat vectors the core works on, and the labels of entries.
+
+The core sees `f(z, c)`: `z` holds the variables we differentiate with respect to
+(`--wrt`, all of them by default), `c` the ones held fixed, each flattened in C
+order and concatenated in variable order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    shape: tuple[int, ...]
+    offset: int  # start in z (wrt) or in c (held)
+    wrt: bool
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Layout:
+    slots: tuple[Slot, ...]  # in variable order
+
+    @classmethod
+    def build(cls, names, shapes: dict[str, tuple[int, ...]], wrt=None) -> Layout:
+        wrt = set(names if wrt is None else wrt)
+        offsets = {True: 0, False: 0}
+        slots = []
+        for name in names:
+            shape = tuple(shapes[name])
+            is_wrt = name in wrt
+            slots.append(Slot(name, shape, offsets[is_wrt], is_wrt))
+            offsets[is_wrt] += math.prod(shape)
+        return cls(tuple(slots))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.slots)
+
+    @property
+    def wrt(self) -> tuple[Slot, ...]:
+        return tuple(s for s in self.slots if s.wrt)
+
+    @property
+    def held(self) -> tuple[Slot, ...]:
+        return tuple(s for s in self.slots if not s.wrt)
+
+    @property
+    def z_size(self) -> int:
+        return sum(s.size for s in self.wrt)
+
+    @property
+    def c_size(self) -> int:
+        return sum(s.size for s in self.held)
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        """The variable's own shape when one variable is differentiated, else (n,) (SPEC §2)."""
+        wrt = self.wrt
+        return wrt[0].shape if len(wrt) == 1 else (self.z_size,)
+
+    def in_labels(self) -> list[str]:
+        """One label per entry of z, in order: x, y, x[0], X[1,2]."""
+        return [label for slot in self.wrt for label in entry_labels(slot.name, slot.shape)]
+
+
+def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    if not shape:
+        return [name]
+    return [f"{name}[{','.join(map(str, index))}]" for index in _indices(shape)]
+
+
+def output_labels(shape: tuple[int, ...], name: str = "f") -> list[str]:
+    """f for a scalar, f0 f1 … for a vector, f[0,1] … for a matrix."""
+    if not shape:
+        return [name]
+    if len(shape) == 1:
+        return [f"{name}{i}" for i in range(shape[0])]
+    return [f"{name}[{','.join(map(str, index))}]" for index in _indices(shape)]
+
+
+def _indices(shape: tuple[int, ...]):
+    if not shape:
+        yield ()
+        return
+    for i in range(shape[0]):
+        for rest in _indices(shape[1:]):
+            yield (i, *rest)

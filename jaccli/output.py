@@ -1,0 +1,107 @@
+"""Where rendered output goes: stdout or --output, the default format, warnings on stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from . import render
+from .errors import JaccliError
+
+_SUFFIX_FORMATS = {".npy": "npy", ".json": "json", ".jsonl": "json", ".csv": "csv", ".txt": "plain"}
+
+
+def choose_format(fmt: str | None, output: str | None, stream=None) -> str:
+    """-f if given; else from --output's suffix; else table on a terminal and plain elsewhere."""
+    if fmt:
+        return fmt
+    if output:
+        return _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "plain")
+    stream = stream or sys.stdout
+    return "table" if _isatty(stream) else "plain"
+
+
+def write_result(result, fmt: str | None, output: str | None, *, precision=None, full=False) -> None:
+    fmt = choose_format(fmt, output)
+    if fmt == "npy":
+        if output is None and _isatty(sys.stdout):
+            raise JaccliError("npy output is binary and stdout is a terminal",
+                              hint="write it to a file: --output result.npy, or redirect: > result.npy")
+        _write(render.to_npy(result), output)
+        return
+    if fmt == "table":
+        _write_table(lambda console: render.to_table(result, console, precision=precision, full=full), output)
+        return
+    if fmt == "json":
+        text, nonfinite = render.to_json(result)
+        if nonfinite:
+            warn("the result has non-finite numbers, written as the strings \"nan\", \"inf\", \"-inf\"")
+    elif fmt == "csv":
+        text = render.to_csv(result)
+    else:
+        text = render.to_plain(result, precision)
+    _write(text, output)
+
+
+def write_description(description: dict, fmt: str | None) -> None:
+    """`inspect` and `info`: key/value lines for people, one JSON object for programs."""
+    if fmt == "json":
+        import json
+
+        _write(json.dumps(description) + "\n", None)
+        return
+    if fmt not in (None, "table", "plain"):
+        raise JaccliError(f"this command writes table, plain or json, not {fmt}")
+    width = max(len(k) for k in description)
+    lines = []
+    for key, value in description.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines.extend(f"  {k}: {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            lines.append(f"{key}:")
+            lines.extend(f"  {item}" for item in value)
+        else:
+            lines.append(f"{key + ':':<{width + 1}} {value}")
+    _write("\n".join(lines) + "\n", None)
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def _write_table(draw, output: str | None) -> None:
+    from rich.console import Console
+
+    if output:
+        with open(output, "w", encoding="utf-8") as file:
+            draw(Console(file=file, width=200, color_system=None, highlight=False))
+        return
+    terminal = _isatty(sys.stdout)
+    draw(Console(highlight=False, no_color="NO_COLOR" in os.environ or None,
+                 width=None if terminal else 10_000))  # to a pipe: natural width, never squashed
+
+
+def _write(data: str | bytes, output: str | None) -> None:
+    if output:
+        try:
+            mode = "wb" if isinstance(data, bytes) else "w"
+            with open(output, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as file:
+                file.write(data)
+        except OSError as error:
+            raise JaccliError(f"cannot write {output!r}: {error.strerror}") from None
+        return
+    if isinstance(data, bytes):
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,332 @@
+"""--at / --v / --u strings and files → arrays bound to the expression's variables.
+
+    --at 1,2,pi/2              flat: fills the variables in order
+    --at x=1,y=2 --at z=0      named (repeatable); values may be constant expressions
+    --at "x=[1,2,3]"           a bracketed list
+    --at X=@x.npy              a file (.npy, .csv, .txt, .json)
+    --at "x=full(1000, 0.5)"   an array builder: zeros ones full linspace arange eye random
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import parse
+from .errors import JaccliError, PointError, ShapeError, TooLargeError
+from .functions import closest_names
+from .layout import Layout
+
+_NAMED = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=(?!=)(.*)\Z", re.S)
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """What the --at (or --v) options say: values by name, and flat values in order."""
+
+    named: dict[str, np.ndarray]
+    flat: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class Point:
+    layout: Layout
+    z: np.ndarray  # the differentiated variables, flattened and concatenated
+    c: np.ndarray  # the held variables
+    values: dict[str, np.ndarray]  # name → value, in variable order
+
+
+def read_spec(texts, *, max_bytes: int, option: str = "--at") -> PointSpec:
+    """Parse the texts of a repeatable point option into named and flat values."""
+    named: dict[str, np.ndarray] = {}
+    flat: list[np.ndarray] = []
+    for text in texts:
+        for item in split_items(text):
+            match = _NAMED.match(item)
+            if match:
+                name, value = match.group(1), match.group(2)
+                if name in named:
+                    raise PointError(f"{option} gives {name!r} twice")
+                named[name] = read_value(value, max_bytes=max_bytes, option=option)
+            else:
+                if named:
+                    raise PointError(
+                        f"{option} {text!r} mixes named and unnamed values",
+                        hint="name every value (x=1,y=2) or none (1,2); a list is x=[1,2,3]",
+                    )
+                flat.append(read_value(item, max_bytes=max_bytes, option=option))
+    return PointSpec(named, flat)
+
+
+def split_items(text: str) -> list[str]:
+    """Split at commas outside brackets: '1,[2,3],f(4,5)' → ['1', '[2,3]', 'f(4,5)']."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    if any(not item.strip() for item in items):
+        raise PointError(f"empty value in {text!r}", hint="values are separated by single commas: 1,2,3")
+    return [item.strip() for item in items]
+
+
+def read_value(text: str, *, max_bytes: int, option: str = "--at") -> np.ndarray:
+    """One value: a number, a constant expression, a list, a builder call or @file."""
+    text = text.strip()
+    if text.startswith("@"):
+        return load_array(text[1:])
+    from .translate import evaluate_constant
+
+    root = parse.parse_text(text, allow_keywords=frozenset(_builders(max_bytes)))
+    try:
+        value = evaluate_constant(root, text, _builders(max_bytes))
+    except ShapeError as error:
+        raise PointError(f"{option}: {error.message}", error.hint, text=text, position=error.position) from None
+    return np.asarray(value, dtype=np.float64)
+
+
+def load_array(path: str) -> np.ndarray:
+    """A file as a float64 array: .npy, .json, or text (.csv comma-separated, else whitespace)."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".npy":
+            array = np.load(file, allow_pickle=False)
+        elif suffix in (".json", ".jsonl"):
+            lines = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+            array = lines[0] if suffix == ".json" and len(lines) == 1 else lines
+            array = np.asarray(array, dtype=np.float64)
+        else:
+            delimiter = "," if suffix == ".csv" else None
+            array = _load_text(file, delimiter)
+        return np.asarray(array, dtype=np.float64)
+    except JaccliError:
+        raise
+    except (OSError, ValueError, TypeError) as error:
+        raise PointError(f"cannot read {path!r}: {error}",
+                         hint="files are .npy, .csv, .txt or .json arrays of numbers") from None
+
+
+def _load_text(file: Path, delimiter: str | None) -> np.ndarray:
+    try:
+        return np.loadtxt(file, delimiter=delimiter, ndmin=1, dtype=np.float64)
+    except ValueError:  # a header line
+        return np.loadtxt(file, delimiter=delimiter, ndmin=1, dtype=np.float64, skiprows=1)
+
+
+def bind_point(expression: parse.Expression, spec: PointSpec, *, order=None, wrt=None) -> Point:
+    """Give every variable its value and shape, in order (SPEC §2 'Variable order')."""
+    variables = expression.variables
+    for name in spec.named:
+        if name not in variables:
+            raise unknown_variable(name, variables, "--at")
+    order = _variable_order(variables, spec, order)
+    values = dict(spec.named)
+    missing = [name for name in order if name not in values]
+    values.update(_fill_flat(expression, missing, spec))
+    if wrt is not None:
+        for name in wrt:
+            if name not in variables:
+                raise unknown_variable(name, variables, "--wrt")
+    shapes = {name: values[name].shape for name in order}
+    layout = Layout.build(order, shapes, wrt)
+    z = _concat([values[s.name] for s in layout.wrt])
+    c = _concat([values[s.name] for s in layout.held])
+    return Point(layout, z, c, {name: values[name] for name in order})
+
+
+def read_vector(texts, layout: Layout, shape: tuple[int, ...], *, option: str, max_bytes: int) -> np.ndarray:
+    """--v (shape in_shape, names the wrt variables) or --u (shape out_shape) as a flat array."""
+    if not texts:
+        raise PointError(f"this command needs {option}", hint=f"e.g. {option} 1,0,0 or {option} @v.npy")
+    spec = read_spec(texts, max_bytes=max_bytes, option=option)
+    size = math.prod(shape)
+    if spec.named:
+        names = [s.name for s in layout.wrt]
+        if option != "--v":
+            raise PointError(f"{option} takes values in order, not by name")
+        for name in spec.named:
+            if name not in names:
+                raise unknown_variable(name, names, option)
+        parts = []
+        for slot in layout.wrt:
+            if slot.name not in spec.named:
+                raise ShapeError(f"{option} gives no value for {slot.name!r}", hint=f"name all of {', '.join(names)}")
+            value = spec.named[slot.name]
+            parts.append(_fit(value, slot.shape, f"{option} {slot.name}"))
+        return _concat(parts)
+    values = _concat(spec.flat)
+    if values.size != size:
+        raise ShapeError(
+            f"{option} needs {size} value{'s' if size != 1 else ''} (shape {shape}), but got {values.size}",
+            hint="--v has the shape of the input (in_shape), --u the shape of the output (out_shape)",
+        )
+    return values
+
+
+def _fit(value: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
+    if value.size != math.prod(shape):
+        raise ShapeError(f"{what} needs shape {shape}, but got {value.shape}")
+    return value.reshape(-1)
+
+
+def _variable_order(variables, spec: PointSpec, order) -> list[str]:
+    if order:
+        order = list(order)
+        unknown = [n for n in order if n not in variables]
+        if unknown:
+            raise unknown_variable(unknown[0], variables, "--vars")
+        missing = [n for n in variables if n not in order]
+        if missing or len(set(order)) != len(order):
+            raise ShapeError(
+                f"--vars must name every variable once: {', '.join(variables)}",
+                hint=f"missing: {', '.join(missing)}" if missing else "a name is repeated",
+            )
+        return order
+    if spec.named and set(spec.named) == set(variables):
+        return list(spec.named)
+    return list(variables)
+
+
+def _fill_flat(expression: parse.Expression, names: list[str], spec: PointSpec) -> dict[str, np.ndarray]:
+    """Share the flat values out to `names`, in order; each needs a size known from the expression."""
+    flat = _concat(spec.flat)
+    if len(spec.flat) == 1 and spec.flat[0].ndim > 1 and len(names) == 1:
+        return {names[0]: spec.flat[0]}  # one unnamed array for one variable keeps its shape
+    sizes = {}
+    unknown = []
+    for name in names:
+        use = expression.uses[name]
+        if use.rank == 0:
+            sizes[name] = 1
+        elif use.size_known:
+            sizes[name] = use.min_size
+        else:
+            unknown.append(name)
+    if len(unknown) > 1:
+        raise ShapeError(
+            f"the sizes of {', '.join(unknown)} are not known from the expression",
+            hint=f"name them: --at {unknown[0]}=[…] or {unknown[0]}=@file.npy",
+        )
+    known = sum(sizes.values())
+    if unknown:
+        name = unknown[0]
+        rest = flat.size - known
+        need = expression.uses[name].min_size
+        if rest < max(need, 1):
+            raise _count_error(names, sizes, flat.size, unknown=name, need=need)
+        sizes[name] = rest
+    elif flat.size != known:
+        raise _count_error(names, sizes, flat.size)
+    values, at = {}, 0
+    for name in names:
+        size = sizes[name]
+        chunk = flat[at : at + size]
+        values[name] = chunk.reshape(()) if expression.uses[name].rank == 0 else chunk
+        at += size
+    return values
+
+
+def _count_error(names, sizes, got: int, unknown: str | None = None, need: int = 0) -> ShapeError:
+    described = ", ".join(n if sizes.get(n, 1) == 1 else f"{n}[{sizes[n]}]" for n in names if n != unknown)
+    expected = sum(sizes.get(n, 0) for n in names if n != unknown)
+    if unknown:
+        what = f"at least {expected + max(need, 1)} values ({described + ', then ' if described else ''}"
+        what += f"{unknown} takes the rest)"
+    else:
+        what = f"{expected} value{'s' if expected != 1 else ''} ({described})"
+    example = ",".join(f"{n}=…" for n in names[:3])
+    return ShapeError(f"expected {what}, but got {got}",
+                      hint=f"give the values in order {', '.join(names)}, or name them: --at {example}")
+
+
+def unknown_variable(name: str, variables, option: str) -> JaccliError:
+    close = closest_names(name, variables)
+    known = ", ".join(variables) if variables else "none"
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return ShapeError(f"{option} names {name!r}, which is not a variable of the expression",
+                      hint=f"{hint}the variables are: {known}")
+
+
+def _concat(arrays) -> np.ndarray:
+    arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    return np.concatenate(arrays) if arrays else np.zeros(0)
+
+
+# -- array builders, for --at/--v/--u values only --------------------------------------
+def _builders(max_bytes: int) -> dict:
+    def shape_of(value) -> tuple[int, ...]:
+        array = np.asarray(value)
+        if array.ndim > 1 or np.any(array != np.round(array)) or np.any(array < 0):
+            raise PointError(f"a shape is a whole number or a list of them, not {array.tolist()}")
+        shape = tuple(int(v) for v in np.atleast_1d(array))
+        if math.prod(shape) * 8 > max_bytes:
+            raise TooLargeError(
+                f"an array of shape {shape} would take {format_bytes(math.prod(shape) * 8)}",
+                hint="raise --max-memory, or use a smaller size",
+            )
+        return shape
+
+    def arity(name, args, low, high, keywords=(), allowed=()):
+        if not low <= len(args) <= high or set(keywords) - set(allowed):
+            raise PointError(f"{name}() takes {low}{f' to {high}' if high != low else ''} arguments"
+                             + (f" and {', '.join(allowed)}=" if allowed else ""))
+
+    def zeros(args, kw):
+        arity("zeros", args, 1, 1, kw)
+        return np.zeros(shape_of(args[0]))
+
+    def ones(args, kw):
+        arity("ones", args, 1, 1, kw)
+        return np.ones(shape_of(args[0]))
+
+    def full(args, kw):
+        arity("full", args, 2, 2, kw)
+        return np.full(shape_of(args[0]), float(args[1]))
+
+    def linspace(args, kw):
+        arity("linspace", args, 3, 3, kw)
+        return np.linspace(float(args[0]), float(args[1]), shape_of(args[2])[0])
+
+    def arange(args, kw):
+        arity("arange", args, 1, 3, kw)
+        bounds = [float(a) for a in args]
+        count = len(np.arange(*bounds[:2], *(bounds[2:] or [1.0]))) if len(bounds) > 1 else bounds[0]
+        shape_of(count)
+        return np.arange(*bounds, dtype=np.float64)
+
+    def eye(args, kw):
+        arity("eye", args, 1, 1, kw)
+        (n,) = shape_of(args[0])[:1]
+        shape_of((n, n))
+        return np.eye(n)
+
+    def random(args, kw):
+        """Uniform on [0, 1), reproducible: seed 0 unless seed= is given."""
+        arity("random", args, 1, 1, kw, ("seed",))
+        seed = int(kw.get("seed", 0))
+        return np.random.default_rng(seed).random(shape_of(args[0]))
+
+    return {"zeros": zeros, "ones": ones, "full": full, "linspace": linspace,
+            "arange": arange, "eye": eye, "random": random}
+
+
+BUILDER_NAMES = ("zeros", "ones", "full", "linspace", "arange", "eye", "random")
+
+
+def format_bytes(size: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return f"{size} bytes"

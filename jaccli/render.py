@@ -1,0 +1,235 @@
+"""Results → text for people (rich tables) and programs (plain, JSON, CSV, .npy).
+
+Renderers are pure: they take a Result and return str (or bytes for .npy); the
+caller writes it. No JAX here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import numpy as np
+
+from .layout import output_labels
+
+FORMATS = ("table", "plain", "json", "csv", "npy")
+_SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉,")
+
+# What each command's result is made of: the axes of out_shape ('out') and of in_shape ('in').
+_AXES = {
+    "eval": ("out",), "jvp": ("out",),
+    "grad": ("in",), "vjp": ("in",), "hvp": ("in",),
+    "jacobian": ("out", "in"), "hessian": ("out", "in", "in"),
+}
+_TITLES = {
+    "eval": "f", "grad": "∇f", "jacobian": "∂f/∂x", "hessian": "∂²f/∂x²",
+    "jvp": "J·v", "vjp": "uᵀ·J", "hvp": "H·v",
+}
+
+
+def flat_labels(result) -> list[str]:
+    """ASCII names of the result's entries in C order: df0/dx, d2f/dxdy, Hv_x[0] …"""
+    outs = output_labels(result.out_shape)
+    ins = result.layout.in_labels()
+    command = result.command
+    if command == "eval":
+        return outs
+    if command == "jvp":
+        return [f"Jv_{o}" for o in outs]
+    if command == "grad":
+        return [f"df/d{i}" for i in ins]
+    if command == "vjp":
+        return [f"uJ_{i}" for i in ins]
+    if command == "hvp":
+        return [f"Hv_{i}" for i in ins]
+    if command == "jacobian":
+        return [f"d{o}/d{i}" for o in outs for i in ins]
+    return [f"d2{o}/d{i}d{j}" for o in outs for i in ins for j in ins]
+
+
+# -- programs ---------------------------------------------------------------------
+def to_json(result) -> tuple[str, bool]:
+    """One JSON object (SPEC §4); returns (text, whether a non-finite number was replaced)."""
+    value, nonfinite = json_array(result.value)
+    point = {}
+    for name, array in result.point.items():
+        point[name], bad = json_array(array)
+        nonfinite |= bad
+    document = {
+        "command": result.command,
+        "expr": result.request.expr,
+        "variables": list(result.layout.names),
+        "wrt": [s.name for s in result.layout.wrt],
+        "point": point,
+        "shape": list(result.value.shape),
+        "value": value,
+        "mode": result.mode,
+        "dtype": result.dtype,
+        "device": result.device,
+    }
+    document.update(result.extra)
+    return json.dumps(document, allow_nan=False) + "\n", nonfinite
+
+
+def json_array(array: np.ndarray):
+    """Nested lists of floats, with nan/inf/-inf as strings (RFC 8259 has no such numbers)."""
+    array = np.asarray(array, dtype=np.float64)
+    if np.isfinite(array).all():
+        return array.tolist(), False
+    return _replace_nonfinite(array.astype(object)).tolist(), True
+
+
+def _replace_nonfinite(array: np.ndarray) -> np.ndarray:
+    for index, x in np.ndenumerate(array):
+        if not math.isfinite(x):
+            array[index] = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return array
+
+
+def to_csv(result) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(flat_labels(result))
+    writer.writerow([repr(float(x)) for x in result.value.reshape(-1)])
+    return buffer.getvalue()
+
+
+def to_plain(result, precision: int | None = None) -> str:
+    """Like numpy.savetxt: one matrix row a line; more than 2-D, 2-D slices with a blank line between."""
+    value = result.value
+    number = (lambda x: repr(float(x))) if precision is None else (lambda x: f"{x:.{precision}g}")
+    if value.ndim <= 2:
+        return _plain_matrix(value, number)
+    slices = value.reshape(-1, *value.shape[-2:])
+    return "\n".join(_plain_matrix(s, number) for s in slices)
+
+
+def _plain_matrix(value: np.ndarray, number) -> str:
+    rows = value.reshape(-1, 1) if value.ndim < 2 else value
+    return "".join(" ".join(number(x) for x in row) + "\n" for row in rows)
+
+
+def to_npy(result) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, result.value, allow_pickle=False)
+    return buffer.getvalue()
+
+
+# -- people -----------------------------------------------------------------------
+MAX_ROWS, MAX_COLUMNS = 24, 10
+
+
+def to_table(result, console, *, precision: int | None = None, full: bool = False) -> None:
+    """Print rich tables: labelled rows and columns; shape, mode and dtype in the caption line."""
+    from rich.table import Table
+    from rich.text import Text  # labels hold [brackets]: plain Text, never markup
+
+    number = _table_number(precision)
+    matrices = _as_matrices(result)
+    title = f"{_TITLES[result.command]} of {_short(str(result.expression))} at {_point_text(result.point)}"
+    console.print(Text(title, style="bold"))
+    summarized = False
+    for name, rows, columns, matrix in matrices:
+        shown_rows = _shown(len(rows), MAX_ROWS, full)
+        label_width = max(len(name), *(len(rows[i]) for i in shown_rows if i is not None))
+        cell_width = max(len(c) for c in columns[:3] + columns[-3:])
+        cell_width = max(cell_width, *(len(number(x)) for x in matrix[:3, :3].reshape(-1)),
+                         *(len(number(x)) for x in matrix[-3:, -3:].reshape(-1)))
+        fit = max(2, (console.width - label_width - 4) // (cell_width + 3))
+        shown_columns = _shown(len(columns), min(MAX_COLUMNS, fit), full)
+        summarized |= None in shown_rows or None in shown_columns
+        table = Table()
+        table.add_column(Text(name), style="bold", no_wrap=True)
+        for j in shown_columns:
+            table.add_column(Text("…" if j is None else columns[j]), justify="right", no_wrap=True)
+        for i in shown_rows:
+            if i is None:
+                table.add_row("⋮", *["⋮" for _ in shown_columns])
+                continue
+            cells = [Text("…" if j is None else number(matrix[i, j])) for j in shown_columns]
+            table.add_row(Text(rows[i]), *cells)
+        console.print(table)
+    caption = f"shape {tuple(result.value.shape)} · mode {result.mode} · {result.dtype} · {result.device}"
+    if summarized:
+        caption += " · summarized: --full shows every entry"
+    console.print(Text(caption, style="dim"))
+
+
+def _as_matrices(result):
+    """The result as (corner label, row labels, column labels, 2-D matrix) pieces."""
+    value = result.value
+    axes = _AXES[result.command]
+    outs = _pretty_outputs(result.out_shape)
+    ins = result.layout.in_labels()
+    command = result.command
+    in_shape = result.layout.in_shape
+    if axes == ("out",):
+        name = "J·v" if command == "jvp" else "f"
+        return [_vector_or_matrix(value, result.out_shape, outs, name)]
+    if axes == ("in",):
+        prefix = {"grad": "∂f/∂", "vjp": "uᵀJ ", "hvp": "Hv "}[command]
+        if len(in_shape) == 2:
+            return [_vector_or_matrix(value, in_shape, ins, prefix + result.layout.wrt[0].name)]
+        return [(_TITLES[command], [prefix + i for i in ins], ["value"], value.reshape(-1, 1))]
+    n_in = len(ins)
+    if command == "jacobian":
+        return [("∂fᵢ/∂xⱼ", ["∂" + o for o in outs], ["∂" + i for i in ins], value.reshape(-1, n_in))]
+    cube = value.reshape(-1, n_in, n_in)
+    corner = "∂²f/∂xᵢ∂xⱼ" if not result.out_shape else None
+    return [(corner or f"∂²{o}", ["∂" + i for i in ins], ["∂" + i for i in ins], cube[k])
+            for k, o in enumerate(outs)]
+
+
+def _vector_or_matrix(value, shape, labels, name):
+    if len(shape) == 2:
+        rows = [f"[{i},:]" for i in range(shape[0])]
+        columns = [f"[:,{j}]" for j in range(shape[1])]
+        return (name, rows, columns, value.reshape(shape))
+    return (name, labels, ["value"], value.reshape(-1, 1))
+
+
+def _pretty_outputs(out_shape) -> list[str]:
+    if len(out_shape) == 1:
+        return [f"f{str(i).translate(_SUBSCRIPT)}" for i in range(out_shape[0])]
+    return output_labels(out_shape)
+
+
+def _shown(count: int, limit: int, full: bool) -> list[int | None]:
+    """Indices to show: all of them, or the first and last few with None for the gap."""
+    if full or count <= limit:
+        return list(range(count))
+    head = limit // 2
+    return [*range(head), None, *range(count - (limit - head - 1), count)]
+
+
+def _table_number(precision: int | None):
+    digits = 10 if precision is None else precision
+
+    def number(x) -> str:
+        x = float(x)
+        if x == 0:
+            return "0"
+        return f"{x:.{digits}g}"
+
+    return number
+
+
+def _point_text(point: dict) -> str:
+    parts = []
+    for name, value in point.items():
+        value = np.asarray(value)
+        if value.ndim == 0:
+            parts.append(f"{name}={float(value):.6g}")
+        elif value.size <= 4:
+            parts.append(f"{name}=[{', '.join(f'{float(v):.4g}' for v in value.reshape(-1))}]")
+        else:
+            parts.append(f"{name}=<{'×'.join(map(str, value.shape))} array>")
+    text = ", ".join(parts)
+    return _short(text) if text else "(no variables)"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's examples, run against the installed jaccli (make demo).
+set -euo pipefail
+jaccli=${1:-jaccli}
+here=$(cd "$(dirname "$0")" && pwd)
+run() {
+  printf '\n$ jaccli'
+  for a in "$@"; do if [[ $a =~ [^A-Za-z0-9_.,/=@:+-] ]]; then printf " '%s'" "$a"; else printf ' %s' "$a"; fi; done
+  printf '\n'
+  "$jaccli" "$@"
+}
+
+run jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2 -f table
+run hessian "x**2*y + y**3" --at 1,2 -f table
+run hvp "x**2*y + y**3" --at 1,2 --v 1,0 -f json
+run grad "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)" --at "x=[0.5, 0.5, 0.5, 0.5]" -f plain
+run hvp "sum(tanh(X)**2)" --at "X=@$here/X.npy" --v "@$here/V.npy" -f csv
+run jacobian @"$here/robot_arm.txt" --at l1=1,l2=0.5,theta1=pi/4,theta2=pi/3 --wrt theta1,theta2 -f table
+run inspect "where(x > 0, sqrt(x), -x**2)"
+echo
+echo '$ jaccli eval "sin(x" --at 1    # a mistake: one error line, a caret, exit 2'
+"$jaccli" eval "sin(x" --at 1 || echo "(exit $?)"
