@@ -46,7 +46,14 @@ def read_spec(texts, *, max_bytes: int, option: str = "--at") -> PointSpec:
     named: dict[str, np.ndarray] = {}
     flat: list[np.ndarray] = []
     for text in texts:
-        for item in split_items(text):
+        items = split_items(text)
+        named_here = [bool(_NAMED.match(item)) for item in items]
+        if any(named_here) and not all(named_here):
+            raise PointError(
+                f"{option} {text!r} mixes named and unnamed values",
+                hint="name every value (x=1,y=2) or none (1,2); a list is x=[1,2,3]",
+            )
+        for item in items:
             match = _NAMED.match(item)
             if match:
                 name, value = match.group(1), match.group(2)
@@ -54,11 +61,6 @@ def read_spec(texts, *, max_bytes: int, option: str = "--at") -> PointSpec:
                     raise PointError(f"{option} gives {name!r} twice")
                 named[name] = read_value(value, max_bytes=max_bytes, option=option)
             else:
-                if named:
-                    raise PointError(
-                        f"{option} {text!r} mixes named and unnamed values",
-                        hint="name every value (x=1,y=2) or none (1,2); a list is x=[1,2,3]",
-                    )
                 flat.append(read_value(item, max_bytes=max_bytes, option=option))
     return PointSpec(named, flat)
 
