@@ -289,7 +289,17 @@ def _silence_stdout() -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script: run, flush, and leave without tearing JAX down (saves ~0.2 s a call)."""
+    code = main()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _silence_stdout()
+    try:
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import nodes
 from .errors import ShapeError, UnknownNameError
@@ -26,8 +27,8 @@ from .parse import Expression
 jax.config.update("jax_enable_x64", True)  # float64 is the default; float32 only when asked
 
 _CONSTANTS = {"pi": math.pi, "E": math.e, "inf": math.inf, "nan": math.nan}
-_COMPARE = {"<": jnp.less, "<=": jnp.less_equal, ">": jnp.greater, ">=": jnp.greater_equal,
-            "==": jnp.equal, "!=": jnp.not_equal}
+_COMPARE = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",
+            "==": "equal", "!=": "not_equal"}
 
 
 @functools.cache
@@ -49,6 +50,36 @@ def _functions() -> dict:
         "norm": lambda x, axis=None: jnp.linalg.norm(x, axis=axis),
         "dot": jnp.dot,
     }
+
+
+@functools.cache
+def _numpy_functions() -> dict:
+    """The same table in NumPy (for constants); special functions through `math`, elementwise."""
+
+    def elementwise(function):
+        def safe(x):
+            try:
+                return function(x)
+            except (ValueError, OverflowError):
+                return math.nan if function is not math.gamma or x <= 0 else math.inf
+        return np.vectorize(safe, otypes=[np.float64])
+
+    def logsumexp(x, axis=None):
+        top = np.max(x, axis=axis, keepdims=True)
+        return np.squeeze(np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top, axis=axis)
+
+    table = {name: getattr(np, name) for name in (
+        "sin cos tan sinh cosh tanh exp exp2 expm1 log log1p log10 log2 sqrt cbrt square hypot "
+        "abs sign floor ceil sum prod mean dot").split()}
+    table.update({
+        "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "atan2": np.arctan2,
+        "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
+        "erf": elementwise(math.erf), "erfc": elementwise(math.erfc),
+        "gamma": elementwise(math.gamma), "lgamma": elementwise(math.lgamma),
+        "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.logaddexp(0, x),
+        "norm": lambda x, axis=None: np.linalg.norm(x, axis=axis), "logsumexp": logsumexp,
+    })
+    return table
 
 
 def build_function(expression: Expression, layout: Layout, dtype=jnp.float64):
@@ -82,20 +113,24 @@ def _keep_tangent_jvp(primals, tangents):
     return _keep_tangent(x, keep), jnp.where(keep, tangents[0], jnp.zeros_like(tangents[0]))
 
 
-def evaluate_constant(root: nodes.Node, text: str, builders: dict | None = None, dtype=jnp.float64):
-    """The value of a constant expression (`pi/2`, `[1, sqrt(2)]`, `2*ones(3)`) as an array.
+def evaluate_constant(root: nodes.Node, text: str, builders: dict | None = None):
+    """The float64 value of a constant expression (`pi/2`, `[1, sqrt(2)]`, `2*ones(3)`), by NumPy.
 
     `builders` maps extra call names (zeros, random…) to functions of
-    (positional values, keyword values) that return arrays.
+    (positional values, keyword values) that return arrays. NumPy, not JAX: eager
+    JAX would compile every operation of a one-off constant.
     """
-    return _Emitter(text, dtype, builders or {}).emit(root, {})
+    with np.errstate(all="ignore"):
+        return np.asarray(_Emitter(text, np.float64, builders, xp=np).emit(root, {}))
 
 
 class _Emitter:
-    def __init__(self, text: str, dtype, builders: dict | None = None):
+    def __init__(self, text: str, dtype, builders: dict | None = None, xp=jnp):
         self.text = text
         self.dtype = dtype
         self.builders = builders or {}
+        self.xp = xp  # jax.numpy, or numpy for constants
+        self.functions = _functions() if xp is jnp else _numpy_functions()
 
     def emit(self, node: nodes.Node, env: dict):
         method = getattr(self, "_emit_" + type(node).__name__)
@@ -109,7 +144,7 @@ class _Emitter:
                           hint="`jaccli inspect EXPR --at …` shows the shape of each variable")
 
     def constant(self, value):
-        return jnp.asarray(value, self.dtype)
+        return self.xp.asarray(value, self.dtype)
 
     def _emit_Num(self, node: nodes.Num, env):
         try:
@@ -128,55 +163,55 @@ class _Emitter:
 
     def _emit_Unary(self, node: nodes.Unary, env):
         value = self.emit(node.operand, env)
-        return jnp.logical_not(value) if node.op == "not" else jnp.negative(value)
+        return self.xp.logical_not(value) if node.op == "not" else self.xp.negative(value)
 
     def _emit_Add(self, node: nodes.Add, env):
         total = None
         for op, term in node.terms:
             value = self.emit(term, env)
             if total is None:
-                total = value if op == "+" else jnp.negative(value)
+                total = value if op == "+" else self.xp.negative(value)
             else:
-                total = jnp.add(total, value) if op == "+" else jnp.subtract(total, value)
+                total = self.xp.add(total, value) if op == "+" else self.xp.subtract(total, value)
         return total
 
     def _emit_Mul(self, node: nodes.Mul, env):
         product = self.emit(node.factors[0][1], env)
         for op, factor in node.factors[1:]:
             value = self.emit(factor, env)
-            product = jnp.multiply(product, value) if op == "*" else jnp.true_divide(product, value)
+            product = self.xp.multiply(product, value) if op == "*" else self.xp.true_divide(product, value)
         return product
 
     def _emit_Pow(self, node: nodes.Pow, env):
         base = self.emit(node.base, env)
         exponent = node.exponent
         if isinstance(exponent, nodes.Num) and exponent.value.denominator == 1 and abs(exponent.value) < 2**31:
-            return jnp.power(base, int(exponent.value))  # lax.integer_pow: exact, fine at x < 0
-        return jnp.power(base, self.emit(exponent, env))
+            return self.xp.power(base, int(exponent.value))  # lax.integer_pow: exact, fine at x < 0
+        return self.xp.power(base, self.emit(exponent, env))
 
     def _emit_Compare(self, node: nodes.Compare, env):
         values = [self.emit(o, env) for o in node.operands]
         result = None
         for op, left, right in zip(node.ops, values, values[1:]):
-            test = _COMPARE[op](left, right)
-            result = test if result is None else jnp.logical_and(result, test)
+            test = getattr(self.xp, _COMPARE[op])(left, right)
+            result = test if result is None else self.xp.logical_and(result, test)
         return result
 
     def _emit_BoolOp(self, node: nodes.BoolOp, env):
-        combine = jnp.logical_and if node.op == "and" else jnp.logical_or
+        combine = self.xp.logical_and if node.op == "and" else self.xp.logical_or
         return functools.reduce(combine, (self.emit(o, env) for o in node.operands))
 
     def _emit_List(self, node: nodes.List, env):
-        items = [jnp.asarray(self.emit(i, env), self.dtype) for i in node.items]
+        items = [self.xp.asarray(self.emit(i, env), self.dtype) for i in node.items]
         shapes = {i.shape for i in items}
         if len(shapes) > 1:
             listed = ", ".join(str(i.shape) for i in items)
             raise self.shape_error(node, f"list items have different shapes {listed}")
-        return jnp.stack(items)
+        return self.xp.stack(items)
 
     def _emit_Index(self, node: nodes.Index, env):
         target = self.emit(node.target, env)
-        shape = jnp.shape(target)
+        shape = self.xp.shape(target)
         if len(node.items) > len(shape):
             raise self.shape_error(
                 node, f"{len(node.items)} indices for an array of shape {shape}"
@@ -198,23 +233,23 @@ class _Emitter:
         args = [self.emit(a, env) for a in node.args]
         if name in ("min", "max"):
             if len(args) == 1:
-                return (jnp.min if name == "min" else jnp.max)(args[0], axis=node.axis)
-            pairwise = jnp.minimum if name == "min" else jnp.maximum
+                return (self.xp.min if name == "min" else self.xp.max)(args[0], axis=node.axis)
+            pairwise = self.xp.minimum if name == "min" else self.xp.maximum
             return functools.reduce(pairwise, args)
         if name == "log" and len(args) == 2:
-            return jnp.log(args[0]) / jnp.log(args[1])
-        function = _functions()[name]
+            return self.xp.log(args[0]) / self.xp.log(args[1])
+        function = self.functions[name]
         if node.axis is not None:
             return function(*args, axis=node.axis)
         return function(*args)
 
     def emit_where(self, node: nodes.Call, env):
-        condition = jnp.asarray(self.emit(node.args[0], env), bool)
+        condition = self.xp.asarray(self.emit(node.args[0], env), bool)
         branches = []
-        for keep, branch in ((condition, node.args[1]), (jnp.logical_not(condition), node.args[2])):
-            masked = {name: _mask(value, keep) for name, value in env.items()}
+        for keep, branch in ((condition, node.args[1]), (self.xp.logical_not(condition), node.args[2])):
+            masked = {name: _mask(value, keep) for name, value in env.items()} if env else env
             branches.append(self.emit(branch, masked))
-        return jnp.where(condition, *branches)
+        return self.xp.where(condition, *branches)
 
 
 def _mask(value, keep):

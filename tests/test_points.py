@@ -134,3 +134,23 @@ def test_vars_must_name_every_variable():
 def test_wrt_unknown_variable():
     with pytest.raises(ShapeError, match="--wrt names 'q'"):
         bind("x + y", "1,2", wrt=("q",))
+
+
+def test_constant_values_use_the_same_functions_as_expressions():
+    from conftest import compute
+    from jaccli.functions import SIGNATURES
+
+    for name, signature in SIGNATURES.items():
+        if name == "where":
+            continue
+        args = "0.7" if signature.min_args == 1 else "0.7, 0.4"
+        if name == "log":
+            args = "0.7"
+        if name in ("sum", "prod", "mean", "norm", "logsumexp", "min", "max", "dot"):
+            value, expr = read_value(f"{name}([0.7, 0.4], [0.7, 0.4])" if name == "dot" else f"{name}([0.7, 0.4])",
+                                     max_bytes=BUDGET), f"{name}(x, x)" if name == "dot" else f"{name}(x)"
+            want = compute("eval", expr, "x=[0.7, 0.4]")
+        else:
+            value = read_value(f"{name}({args})", max_bytes=BUDGET)
+            want = compute("eval", f"{name}({args.replace('0.7', 'x')})", "0.7")
+        np.testing.assert_allclose(value, want, rtol=1e-14, err_msg=name)
