@@ -105,3 +105,50 @@ def _isatty(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def write_batch(request, fmt: str | None, output: str | None, *, precision=None, full=False,
+                chunk_size: int | None = None, skip_bad: bool = False) -> None:
+    """Many points: stream each chunk's results out as soon as it is computed."""
+    from .batch import BatchRun
+    from .records import BadRecord
+    from .sinks import open_sink, stop_at
+
+    run = BatchRun(request, chunk_size)
+    fmt = choose_format(fmt, output)
+    if fmt == "npy" and output is None and _isatty(sys.stdout):
+        raise JaccliError("npy output is binary and stdout is a terminal",
+                          hint="write it to a file: --output result.npy, or redirect: > result.npy")
+    stream = _open_binary(output)
+    sink, early = None, []
+    try:
+        for item in run.results():
+            if isinstance(item, BadRecord):
+                if not skip_bad:
+                    raise stop_at(item)
+                if sink is None:
+                    early.append(item)
+                else:
+                    sink.bad(item)
+                continue
+            if sink is None:
+                sink = open_sink(fmt, run.plan, stream, precision=precision, full=full)
+                for record in early:
+                    sink.bad(record)
+            sink.chunk(item)
+        if sink is None and early:
+            raise stop_at(early[0])
+    finally:
+        if sink is not None:
+            sink.close()
+        if output:
+            stream.close()
+
+
+def _open_binary(output: str | None):
+    if output is None:
+        return sys.stdout.buffer
+    try:
+        return open(output, "wb")
+    except OSError as error:
+        raise JaccliError(f"cannot write {output!r}: {error.strerror}") from None

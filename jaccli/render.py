@@ -32,9 +32,12 @@ _TITLES = {
 
 def flat_labels(result) -> list[str]:
     """ASCII names of the result's entries in C order: df0/dx, d2f/dxdy, Hv_x[0] …"""
-    outs = output_labels(result.out_shape)
-    ins = result.layout.in_labels()
-    command = result.command
+    return entry_names(result.command, result.out_shape, result.layout)
+
+
+def entry_names(command: str, out_shape: tuple, layout) -> list[str]:
+    outs = output_labels(out_shape)
+    ins = layout.in_labels()
     if command == "eval":
         return outs
     if command == "jvp":

@@ -1,0 +1,343 @@
+"""Many points: one compiled `jax.jit(jax.vmap(op))` over fixed-size chunks, results in input order.
+
+Every chunk is padded to the same size, so the function is traced and compiled
+once per run whatever the input's length. Rows come from `records.RecordReader`
+as they arrive, so results stream out with memory bounded by the chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import derivatives, points
+from .errors import ComputeError, JaccliError, PointError, ShapeError
+from .evaluate import Request, default_max_memory, guard_size, output_shape, read_expression, select_device, _jax
+from .layout import Layout
+from .records import BadRecord, Block, RecordReader
+
+MAX_CHUNK = 16384
+CHUNK_BYTES = 256 * 2**20  # what one chunk's arrays may take, roughly
+TRACES = {"count": 0}  # how many times a batch function was traced (tests read it)
+
+
+def is_batch(request: Request) -> bool:
+    """Many points: a stream ('-') or a file of records for --at, --v or --u."""
+    return any(_record_source(texts, option) for texts, option in
+               ((request.at, "--at"), (request.v, "--v"), (request.u, "--u")))
+
+
+def _record_source(texts, option: str) -> str | None:
+    """The path (or '-') of a many-records input among an option's texts, if any."""
+    if len(texts) != 1:
+        if any(t.strip() == "-" for t in texts):
+            raise PointError(f"{option} - (standard input) goes alone")
+        return None
+    text = texts[0].strip()
+    if text == "-":
+        return "-"
+    if not text.startswith("@"):
+        return None
+    path = text[1:]
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".csv", ".jsonl", ".ndjson", ".txt"):
+        return path if option == "--at" else None
+    if suffix == ".npy" and option == "--at":
+        try:
+            header = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise PointError(f"cannot read {path!r}: {error}") from None
+        return path if header.ndim >= 2 else None
+    return None
+
+
+@dataclass
+class Chunk:
+    """Results for consecutive records: `values[i]` belongs to record `indices[i]`."""
+
+    indices: np.ndarray
+    values: np.ndarray  # (B, *shape)
+    points: np.ndarray | None  # (B, total) flat points in layout order, when they vary
+
+
+@dataclass
+class Plan:
+    request: Request
+    expression: object
+    layout: Layout
+    out_shape: tuple
+    shape: tuple  # one result's shape
+    mode: str
+    device: str
+    dtype: str
+    chunk: int
+    extra: dict = field(default_factory=dict)
+
+
+class BatchRun:
+    """Set up from a request; `results()` yields Chunks and BadRecords in input order."""
+
+    def __init__(self, request: Request, chunk_size: int | None = None, stdin_reader=None):
+        jax, jnp = _jax()
+        self.request = request
+        self.jax = jax
+        self.budget = request.max_memory or default_max_memory()
+        self.expression = read_expression(request.expr)
+        self.dtype = jnp.dtype(request.dtype)
+        self.device = select_device(request.device)
+        self.sources = {opt: _record_source(texts, opt) for texts, opt in
+                        ((request.at, "--at"), (request.v, "--v"), (request.u, "--u"))}
+        streams = [opt for opt, src in self.sources.items() if src == "-"]
+        self.shared = streams if len(streams) > 1 else None  # several '-': one record carries all
+        self.reader = self._reader(streams)
+        self.chunk_size = chunk_size
+        self.plan: Plan | None = None
+        if self.reader is not None and chunk_size:
+            self.reader.max_rows = chunk_size
+
+    def _reader(self, streams):
+        sources = {src for src in self.sources.values() if src}
+        if len(sources) > 1:
+            raise PointError("many records can come from one file or stream only",
+                             hint="put the points and vectors in one stream: --at - --v - with JSON lines "
+                                  '{"at": [...], "v": [...]}')
+        return RecordReader(next(iter(sources))) if sources else None
+
+    # -- the loop ---------------------------------------------------------------
+    def results(self):
+        """Chunks of results and BadRecords (with their index), in input order."""
+        index = 0
+        for item in self.reader.blocks():
+            if isinstance(item, BadRecord):
+                item.index = index
+                index += 1
+                yield item
+                continue
+            for event in self._segments(item, index):
+                if isinstance(event, BadRecord):
+                    yield event
+                else:
+                    yield from self._compute_all(*event)
+            index += len(item)
+
+    def _segments(self, block: Block, start: int):
+        """A block → (indices, parts) runs of good records, and BadRecords, in order."""
+        indices = np.arange(start, start + len(block))
+        if block.matrix is not None:
+            if self.plan is None:
+                self._make_plan(self._parts(block.matrix[0]))
+            width = sum(self._width(o) for o in self._carried())
+            if block.matrix.shape[1] != width:
+                for i, line in zip(indices, block.lines):
+                    yield BadRecord(int(line), f"expected {width} values ({self._names()}), but got "
+                                    f"{block.matrix.shape[1]}", int(i))
+                return
+            yield indices, self._columns_of(block.matrix)
+            return
+        run_indices, run_parts = [], []
+        for i, record, line in zip(indices, block.rows, block.lines):
+            try:
+                if self.plan is None:
+                    self._make_plan(self._parts(record))
+                parts = {o: self._flat(o, v) for o, v in self._parts(record).items()}
+            except JaccliError as error:
+                if run_indices:
+                    yield np.array(run_indices), _stack(run_parts)
+                    run_indices, run_parts = [], []
+                yield BadRecord(int(line), error.message, int(i))
+                continue
+            run_indices.append(i)
+            run_parts.append(parts)
+        if run_indices:
+            yield np.array(run_indices), _stack(run_parts)
+
+    def _carried(self) -> list[str]:
+        """The options whose values come in the records."""
+        return self.shared or [o for o, s in self.sources.items() if s]
+
+    def _names(self) -> str:
+        if self._carried() == ["--at"]:
+            return ", ".join(self.plan.layout.names)
+        return " then ".join(o[2:] for o in self._carried())
+
+    def _parts(self, record) -> dict:
+        """One record → {option: value} for the options it carries."""
+        carried = self._carried()
+        if len(carried) == 1:
+            return {carried[0]: record}
+        if isinstance(record, dict) and set(record) <= {"at", "v", "u"}:
+            missing = [o for o in carried if o[2:] not in record]
+            if missing:
+                raise ShapeError(f"the record has no {missing[0][2:]!r}")
+            return {o: record[o[2:]] for o in carried}
+        row = np.asarray(record, dtype=np.float64).reshape(1, -1)
+        if self.plan is None:
+            width = self._expression_width()
+            if width is None or carried[0] != "--at":
+                raise ShapeError("with several '-' inputs and unnamed columns, the sizes must be known "
+                                 "from the expression", hint='use JSON lines: {"at": [1, 2], "v": [1, 0]}')
+            self._make_plan({"--at": row[0, :width]})
+        return self._columns_of(row, flat=True)
+
+    def _expression_width(self) -> int | None:
+        """How many values a point has, when the expression alone tells (scalars, x[0]…x[k])."""
+        uses = self.expression.uses.values()
+        if all(u.rank == 0 or u.size_known for u in uses):
+            return sum(1 if u.rank == 0 else u.min_size for u in uses)
+        return None
+
+    def _columns_of(self, matrix: np.ndarray, flat: bool = False) -> dict:
+        parts, at = {}, 0
+        for option in self._carried():
+            width = self._width(option)
+            parts[option] = matrix[:, at : at + width]
+            at += width
+        if at != matrix.shape[1]:
+            raise ShapeError(f"expected {at} values ({self._names()}), but got {matrix.shape[1]}")
+        return {o: v[0] for o, v in parts.items()} if flat else parts
+
+    def _width(self, option: str) -> int:
+        layout = self.plan.layout
+        if option == "--at":
+            return layout.z_size + layout.c_size
+        if option == "--v":
+            return layout.z_size
+        return math.prod(self.plan.out_shape)
+
+    def _flat(self, option: str, value) -> np.ndarray:
+        layout = self.plan.layout
+        if isinstance(value, dict):
+            slots = layout.slots if option == "--at" else layout.wrt
+            names = [s.name for s in slots]
+            unknown = [n for n in value if n not in names]
+            if unknown or option == "--u":
+                raise points.unknown_variable(unknown[0] if unknown else "?", names, "the record")
+            missing = [n for n in names if n not in value]
+            if missing:
+                raise ShapeError(f"the record gives no value for {missing[0]!r}")
+            flat = np.concatenate([_floats(value[n]) for n in names])
+        else:
+            flat = _floats(value)
+        width = self._width(option)
+        if flat.size != width:
+            raise ShapeError(f"expected {width} values ({self._names()}), but got {flat.size}")
+        return flat
+
+    # -- setting up from the first record -----------------------------------------
+    def _make_plan(self, parts: dict) -> None:
+        request = self.request
+        first_at = parts.get("--at")
+        if first_at is not None:
+            if isinstance(first_at, np.ndarray) and first_at.ndim == 2:
+                first_at = first_at[0]
+            if isinstance(first_at, dict):
+                spec = points.PointSpec({k: _floats(v, keep_shape=True) for k, v in first_at.items()}, [])
+            else:
+                spec = points.PointSpec({}, [_floats(first_at)])
+        else:
+            spec = points.read_spec(request.at, max_bytes=self.budget)
+        fixed = points.bind_point(self.expression, spec, order=request.vars, wrt=request.wrt)
+        layout = fixed.layout
+        self.fixed_point = None if first_at is not None else np.concatenate([fixed.values[n].reshape(-1)
+                                                                             for n in layout.names])
+        from .translate import build_function
+
+        self.f = build_function(self.expression, layout, self.dtype)
+        out_shape = output_shape(self.f, np.zeros(layout.z_size, self.dtype), np.zeros(layout.c_size, self.dtype))
+        command = request.command
+        if command in ("grad", "hvp") and out_shape != ():
+            raise ShapeError(f"`{command}` needs a scalar expression, but got shape {out_shape}",
+                             hint="use `jacobian`, or sum the outputs")
+        mode = derivatives.choose_mode(command, request.mode, layout.z_size, math.prod(out_shape))
+        shape = derivatives.result_shape(command, out_shape, layout.in_shape)
+        guard_size(command, shape, self.dtype.itemsize, self.budget)
+        per_point = (math.prod(shape) + 2 * (layout.z_size + layout.c_size)) * self.dtype.itemsize
+        chunk = self.chunk_size or max(1, min(MAX_CHUNK, CHUNK_BYTES // (4 * per_point)))
+        self.plan = Plan(request, self.expression, layout, out_shape, shape, mode,
+                         f"{self.device.platform}:{self.device.id}", request.dtype, chunk)
+        self.reader.max_rows = chunk
+        if first_at is None:
+            self.plan.extra["point"] = fixed.values
+        self.fixed_vector = self._fixed_vector()
+        self.columns = self._columns(layout)
+        self.compiled = self._compile(command, mode)
+
+    def _fixed_vector(self):
+        """The one --v/--u for every record, or None when the records carry it."""
+        if "--v" in self._carried() or "--u" in self._carried():
+            return None
+        from .evaluate import _vector
+
+        return _vector(self.request, self.plan.layout, self.plan.out_shape, self.budget)
+
+    @staticmethod
+    def _columns(layout: Layout):
+        starts = np.cumsum([0] + [s.size for s in layout.slots])
+        z_cols = np.concatenate([np.arange(starts[i], starts[i] + s.size) for i, s in enumerate(layout.slots)
+                                 if s.wrt] or [np.zeros(0, int)])
+        c_cols = np.concatenate([np.arange(starts[i], starts[i] + s.size) for i, s in enumerate(layout.slots)
+                                 if not s.wrt] or [np.zeros(0, int)])
+        return z_cols.astype(int), c_cols.astype(int)
+
+    def _compile(self, command: str, mode: str):
+        jax = self.jax
+        operator = derivatives.OPERATORS[command](self.f, mode)
+
+        def counted(z, c, w):
+            TRACES["count"] += 1  # runs once per trace, never per call
+            return operator(z, c, w)
+
+        point_axis = None if self.fixed_point is not None else 0
+        vector_axis = None if self.fixed_vector is not None else 0
+        return jax.jit(jax.vmap(counted, in_axes=(point_axis, point_axis, vector_axis)))
+
+    def _compute_all(self, indices: np.ndarray, parts: dict):
+        for start in range(0, len(indices), self.plan.chunk):
+            part = slice(start, start + self.plan.chunk)
+            yield self._compute(indices[part], {o: v[part] for o, v in parts.items()})
+
+    def _compute(self, indices: np.ndarray, parts: dict) -> Chunk:
+        plan = self.plan
+        count = len(indices)
+        z_cols, c_cols = self.columns
+        if self.fixed_point is None:
+            rows = parts["--at"]
+            z, c = _pad(rows[:, z_cols], plan.chunk), _pad(rows[:, c_cols], plan.chunk)
+        else:
+            rows = None
+            z, c = self.fixed_point[z_cols], self.fixed_point[c_cols]
+        if self.fixed_vector is None:
+            w = _pad(parts["--v" if "--v" in parts else "--u"], plan.chunk)
+        else:
+            w = self.fixed_vector
+        try:
+            with self.jax.default_device(self.device):
+                out = self.compiled(np.asarray(z, self.dtype), np.asarray(c, self.dtype), np.asarray(w, self.dtype))
+                values = np.asarray(out)[:count]
+        except (RuntimeError, MemoryError) as error:
+            raise ComputeError(f"the computation failed: {str(error).splitlines()[0]}",
+                               hint="try a smaller --chunk-size") from error
+        return Chunk(indices, values.reshape((count,) + plan.shape), rows)
+
+
+def _floats(value, keep_shape: bool = False) -> np.ndarray:
+    """A record's value as float64 (flattened unless keep_shape), or a ShapeError for the record."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ShapeError(f"not an array of numbers: {str(value)[:40]}") from None
+    return array if keep_shape else array.reshape(-1)
+
+
+def _stack(run_parts: list[dict]) -> dict:
+    return {option: np.stack([p[option] for p in run_parts]) for option in run_parts[0]}
+
+
+def _pad(rows: np.ndarray, size: int) -> np.ndarray:
+    """Rows padded to `size` by repeating the last one (always a valid point)."""
+    if rows.shape[0] == size:
+        return rows
+    return np.concatenate([rows, np.repeat(rows[-1:], size - rows.shape[0], axis=0)])
