@@ -7,6 +7,7 @@ as they arrive, so results stream out with memory bounded by the chunk.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -75,6 +76,12 @@ class Plan:
     dtype: str
     chunk: int
     extra: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def widths(self) -> dict:
+        """How many numbers each option's value has in a record."""
+        layout = self.layout
+        return {"--at": layout.z_size + layout.c_size, "--v": layout.z_size, "--u": math.prod(self.out_shape)}
 
 
 class BatchRun:
@@ -200,12 +207,7 @@ class BatchRun:
         return {o: v[0] for o, v in parts.items()} if flat else parts
 
     def _width(self, option: str) -> int:
-        layout = self.plan.layout
-        if option == "--at":
-            return layout.z_size + layout.c_size
-        if option == "--v":
-            return layout.z_size
-        return math.prod(self.plan.out_shape)
+        return self.plan.widths[option]
 
     def _flat(self, option: str, value) -> np.ndarray:
         layout = self.plan.layout

@@ -111,8 +111,7 @@ def write_batch(request, fmt: str | None, output: str | None, *, precision=None,
                 chunk_size: int | None = None, skip_bad: bool = False) -> None:
     """Many points: stream each chunk's results out as soon as it is computed."""
     from .batch import BatchRun
-    from .records import BadRecord
-    from .sinks import open_sink, stop_at
+    from .sinks import open_sink, write_stream
 
     run = BatchRun(request, chunk_size)
     fmt = choose_format(fmt, output)
@@ -120,27 +119,10 @@ def write_batch(request, fmt: str | None, output: str | None, *, precision=None,
         raise JaccliError("npy output is binary and stdout is a terminal",
                           hint="write it to a file: --output result.npy, or redirect: > result.npy")
     stream = _open_binary(output)
-    sink, early = None, []
     try:
-        for item in run.results():
-            if isinstance(item, BadRecord):
-                if not skip_bad:
-                    raise stop_at(item)
-                if sink is None:
-                    early.append(item)
-                else:
-                    sink.bad(item)
-                continue
-            if sink is None:
-                sink = open_sink(fmt, run.plan, stream, precision=precision, full=full)
-                for record in early:
-                    sink.bad(record)
-            sink.chunk(item)
-        if sink is None and early:
-            raise stop_at(early[0])
+        write_stream(run.results(), lambda: open_sink(fmt, run.plan, stream, precision=precision),
+                     chunk=lambda: run.plan.chunk, skip_bad=skip_bad)
     finally:
-        if sink is not None:
-            sink.close()
         if output:
             stream.close()
 

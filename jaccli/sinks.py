@@ -1,15 +1,21 @@
 """Streaming writers for many points: each chunk is formatted and flushed as it is computed.
 
-CSV, plain and JSON lines go through polars (fast, exact round-trip floats);
-a chunk holding nan or inf is written the slow way so that JSON stays valid.
+A sink's `format(chunk) → bytes` is pure, so chunks can be formatted on worker
+threads while the next chunk is read and computed (polars and XLA release the
+GIL); `write_stream` writes them in order. CSV, plain and JSON lines go through
+polars (fast, exact round-trip floats); a chunk holding nan or inf is written the
+slow way so that JSON stays valid.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sys
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -18,64 +24,60 @@ from .errors import PointError
 from .records import BadRecord
 
 
-def open_sink(fmt: str, plan, stream, *, precision=None, full=False):
+def open_sink(fmt: str, plan, stream, *, precision=None):
     kind = {"csv": CsvSink, "plain": PlainSink, "json": JsonSink, "npy": NpySink, "table": TableSink}[fmt]
-    return kind(plan, stream, precision=precision, full=full)
+    return kind(plan, stream, precision=precision)
 
 
 class Sink:
-    def __init__(self, plan, stream, *, precision=None, full=False):
+    threads = 2  # formatting workers; 0: format in the calling thread
+
+    def __init__(self, plan, stream, *, precision=None):
         self.plan = plan
         self.stream = stream  # binary
         self.precision = precision
-        self.full = full
         self.width = int(np.prod(plan.shape))
-        self.warned = False
+        self.names = render.entry_names(plan.request.command, plan.out_shape, plan.layout)
 
-    def write(self, data: bytes | str) -> None:
-        self.stream.write(data.encode() if isinstance(data, str) else data)
+    def begin(self) -> bytes:
+        return b""
 
-    def chunk(self, chunk) -> None:
+    def format(self, chunk) -> bytes:
+        return self.format_rows(chunk.values.reshape(len(chunk.indices), -1))
+
+    def format_rows(self, matrix: np.ndarray) -> bytes:
         raise NotImplementedError
 
-    def bad(self, record: BadRecord) -> None:
+    def bad(self, record: BadRecord) -> bytes:
         """--skip-bad: a row of nan where the record's results would be, and a warning."""
         warn(f"line {record.line}: {record.message} (written as nan)")
-        self.rows(np.full((1, self.width), np.nan))
+        return self.format_rows(np.full((1, self.width), np.nan))
+
+    def emit(self, data: bytes) -> None:
+        if data:
+            self.stream.write(data)
         self.stream.flush()
 
-    def close(self) -> None:
+    def end(self) -> None:
         self.stream.flush()
-
-    def rows(self, matrix: np.ndarray) -> None:
-        raise NotImplementedError
 
 
 class CsvSink(Sink):
     separator = ","
-    header = True
 
-    def chunk(self, chunk) -> None:
-        self.rows(chunk.values.reshape(len(chunk.values), -1))
-        self.stream.flush()
+    def begin(self) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(self.names)
+        return buffer.getvalue().encode()
 
-    def rows(self, matrix: np.ndarray) -> None:
+    def format_rows(self, matrix: np.ndarray) -> bytes:
+        if self.precision is not None:
+            digits = self.precision
+            return "".join(self.separator.join(f"{x:.{digits}g}" for x in row) + "\n" for row in matrix).encode()
         import polars as pl
 
-        if self.header:
-            names = render.entry_names(self.plan.request.command, self.plan.out_shape, self.plan.layout)
-            buffer = io.StringIO()
-            import csv
-
-            csv.writer(buffer, lineterminator="\n").writerow(names)
-            self.write(buffer.getvalue())
-            self.header = False
-        if self.precision is not None:
-            text = "".join(self.separator.join(f"{x:.{self.precision}g}" for x in row) + "\n" for row in matrix)
-            self.write(text)
-            return
         frame = pl.DataFrame(matrix, schema=[f"c{i}" for i in range(matrix.shape[1])], orient="row")
-        self.write(frame.write_csv(include_header=False, separator=self.separator))
+        return frame.write_csv(include_header=False, separator=self.separator).encode()
 
 
 class PlainSink(CsvSink):
@@ -83,9 +85,8 @@ class PlainSink(CsvSink):
 
     separator = " "
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.header = False
+    def begin(self) -> bytes:
+        return b""
 
 
 class JsonSink(Sink):
@@ -95,22 +96,19 @@ class JsonSink(Sink):
         super().__init__(*args, **kw)
         plan = self.plan
         self.fixed = {
-            "command": plan.request.command,
-            "expr": plan.request.expr,
-            "variables": list(plan.layout.names),
-            "wrt": [s.name for s in plan.layout.wrt],
-            "shape": list(plan.shape),
-            "mode": plan.mode,
-            "dtype": plan.dtype,
-            "device": plan.device,
+            "command": plan.request.command, "expr": plan.request.expr,
+            "variables": list(plan.layout.names), "wrt": [s.name for s in plan.layout.wrt],
+            "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype, "device": plan.device,
         }
+        fixed_point = plan.extra.get("point")
+        if fixed_point is not None:
+            self.fixed["point"] = {name: render.json_array(value)[0] for name, value in fixed_point.items()}
+        self.prefix = json.dumps(self.fixed, separators=(",", ":"))[:-1].encode() + b","
+        self.warned = False
 
-    def chunk(self, chunk) -> None:
-        values = chunk.values
-        points = chunk.points
-        finite = np.isfinite(values).all() and (points is None or np.isfinite(points).all())
-        self.write(self._fast(chunk) if finite else self._slow(chunk))
-        self.stream.flush()
+    def format(self, chunk) -> bytes:
+        finite = np.isfinite(chunk.values).all() and (chunk.points is None or np.isfinite(chunk.points).all())
+        return self._fast(chunk) if finite else self._slow(chunk)
 
     def _point_columns(self, points: np.ndarray) -> dict:
         columns, at = {}, 0
@@ -128,39 +126,26 @@ class JsonSink(Sink):
         if chunk.points is not None:
             columns["point"] = pl.DataFrame(self._point_columns(chunk.points)).to_struct()
         columns["value"] = chunk.values if self.plan.shape else chunk.values.reshape(count)
-        frame = pl.DataFrame(columns)
         buffer = io.BytesIO()
-        frame.write_ndjson(buffer)
-        prefix = json.dumps(self.fixed)[:-1].encode() + b","
-        fixed_point = b""
-        if chunk.points is None:
-            fixed_point = b'"point":' + json.dumps(self._fixed_point()).encode() + b","
-        return buffer.getvalue().replace(b'{"index":', prefix + fixed_point + b'"index":')
+        pl.DataFrame(columns).write_ndjson(buffer)
+        return buffer.getvalue().replace(b'{"index":', self.prefix + b'"index":')
 
-    def _fixed_point(self) -> dict:
-        values = self.plan.extra.get("point", {})
-        return {name: render.json_array(value)[0] for name, value in values.items()}
-
-    def _slow(self, chunk) -> str:
+    def _slow(self, chunk) -> bytes:
         if not self.warned:
             warn('the results have non-finite numbers, written as the strings "nan", "inf", "-inf"')
             self.warned = True
         lines = []
+        points = self._point_columns(chunk.points) if chunk.points is not None else None
         for row, index in enumerate(chunk.indices):
-            document = dict(self.fixed)
-            document["index"] = int(index)
-            if chunk.points is not None:
-                document["point"] = {k: render.json_array(v[row])[0]
-                                     for k, v in self._point_columns(chunk.points).items()}
-            else:
-                document["point"] = self._fixed_point()
+            document = {**self.fixed, "index": int(index)}
+            if points is not None:
+                document["point"] = {k: render.json_array(v[row])[0] for k, v in points.items()}
             document["value"] = render.json_array(chunk.values[row])[0]
-            lines.append(json.dumps(document, allow_nan=False))
-        return "\n".join(lines) + "\n"
+            lines.append(json.dumps(document, allow_nan=False, separators=(",", ":")))
+        return ("\n".join(lines) + "\n").encode()
 
-    def bad(self, record: BadRecord) -> None:
-        self.write(json.dumps({"index": record.index, "line": record.line, "error": record.message}) + "\n")
-        self.stream.flush()
+    def bad(self, record: BadRecord) -> bytes:
+        return (json.dumps({"index": record.index, "line": record.line, "error": record.message}) + "\n").encode()
 
 
 class NpySink(Sink):
@@ -170,19 +155,20 @@ class NpySink(Sink):
         super().__init__(*args, **kw)
         self.spool = tempfile.TemporaryFile()
         self.count = 0
+        self.dtype = np.dtype(self.plan.dtype)
 
-    def chunk(self, chunk) -> None:
-        self.rows(chunk.values)
+    def format_rows(self, matrix: np.ndarray) -> bytes:
+        return np.ascontiguousarray(matrix, dtype=self.dtype).tobytes()
 
-    def rows(self, matrix: np.ndarray) -> None:
-        self.spool.write(np.ascontiguousarray(matrix, dtype=np.dtype(self.plan.dtype)).tobytes())
-        self.count += len(matrix)
+    def emit(self, data: bytes) -> None:
+        self.spool.write(data)
+        self.count += len(data) // (self.dtype.itemsize * max(self.width, 1)) if self.width else 1
 
-    def close(self) -> None:
+    def end(self) -> None:
         from numpy.lib import format as npy
 
         shape = (self.count,) + tuple(self.plan.shape)
-        header = {"descr": npy.dtype_to_descr(np.dtype(self.plan.dtype)), "fortran_order": False, "shape": shape}
+        header = {"descr": npy.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape}
         npy.write_array_header_1_0(self.stream, header)
         self.spool.seek(0)
         while block := self.spool.read(1 << 22):
@@ -194,6 +180,7 @@ class NpySink(Sink):
 class TableSink(Sink):
     """For a terminal: a table of the first points; pipelines want csv or json."""
 
+    threads = 0  # it counts what it has shown
     LIMIT = 50
 
     def __init__(self, *args, **kw):
@@ -201,49 +188,90 @@ class TableSink(Sink):
         self.shown = 0
         self.total = 0
 
-    def chunk(self, chunk) -> None:
-        from rich.console import Console
+    def format(self, chunk) -> bytes:
         from rich.table import Table
         from rich.text import Text
 
         self.total += len(chunk.indices)
         if self.shown >= self.LIMIT:
-            return
-        names = render.entry_names(self.plan.request.command, self.plan.out_shape, self.plan.layout)
+            return b""
         number = render._table_number(self.precision)
         table = Table(show_header=self.shown == 0)
         table.add_column("index", justify="right")
-        for name in names[:8]:
+        for name in self.names[:8]:
             table.add_column(Text(name), justify="right", no_wrap=True)
-        if len(names) > 8:
+        if len(self.names) > 8:
             table.add_column("…")
         for index, row in zip(chunk.indices, chunk.values.reshape(len(chunk.indices), -1)):
             if self.shown >= self.LIMIT:
                 break
-            cells = [Text(number(x)) for x in row[:8]] + (["…"] if len(names) > 8 else [])
-            table.add_row(str(index), *cells)
+            table.add_row(str(index), *[Text(number(x)) for x in row[:8]], *(["…"] if len(self.names) > 8 else []))
             self.shown += 1
-        self.write(_render(table))
+        return _render(table)
 
-    def rows(self, matrix: np.ndarray) -> None:
-        pass
+    def bad(self, record: BadRecord) -> bytes:
+        return _render(f"line {record.line}: {record.message}")
 
-    def close(self) -> None:
+    def end(self) -> None:
         from rich.text import Text
 
         note = f"{self.total} points · mode {self.plan.mode} · {self.plan.dtype} · {self.plan.device}"
         if self.total > self.shown:
             note += f" · the first {self.shown} shown (-f csv or -f json for all)"
-        self.write(_render(Text(note, style="dim")))
-        self.stream.flush()
+        self.emit(_render(Text(note, style="dim")))
 
 
-def _render(renderable) -> str:
+def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool) -> None:
+    """Format each chunk (on worker threads) and write it in order; answer at once when input is idle.
+
+    `make_sink()` is called at the first result (the plan is known then); `chunk()` gives
+    the full chunk size, so that a smaller chunk (the input paused) is written before reading on.
+    """
+    sink, early, pending = None, [], deque()
+    pool = None
+
+    def drain(everything: bool):
+        while pending and (everything or len(pending) > 2 or not hasattr(pending[0], "done") or pending[0].done()):
+            item = pending.popleft()
+            sink.emit(item.result() if hasattr(item, "result") else item)
+
+    try:
+        for item in results:
+            if isinstance(item, BadRecord):
+                if not skip_bad:
+                    raise stop_at(item)
+                if sink is None:
+                    early.append(item)
+                else:
+                    pending.append(sink.bad(item))
+                continue
+            if sink is None:
+                sink = make_sink()
+                pending.append(sink.begin())
+                pending.extend(sink.bad(record) for record in early)
+                pool = ThreadPoolExecutor(sink.threads) if sink.threads else None
+            pending.append(pool.submit(sink.format, item) if pool else sink.format(item))
+            drain(everything=len(item.indices) < chunk())
+        if sink is None and early:
+            raise stop_at(early[0])
+        if sink is not None:
+            drain(everything=True)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if sink is not None:
+            try:
+                drain(everything=True)
+            finally:
+                sink.end()
+
+
+def _render(renderable) -> bytes:
     from rich.console import Console
 
     console = Console(file=io.StringIO(), highlight=False, width=None if sys.stdout.isatty() else 10_000)
     console.print(renderable)
-    return console.file.getvalue()
+    return console.file.getvalue().encode()
 
 
 def warn(message: str) -> None:
