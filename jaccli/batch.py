@@ -20,7 +20,7 @@ from .evaluate import Request, default_max_memory, guard_size, output_shape, rea
 from .layout import Layout
 from .records import BadRecord, Block, RecordReader
 
-MAX_CHUNK = 16384
+MAX_CHUNK = 65536
 CHUNK_BYTES = 256 * 2**20  # what one chunk's arrays may take, roughly
 TRACES = {"count": 0}  # how many times a batch function was traced (tests read it)
 

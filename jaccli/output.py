@@ -119,12 +119,43 @@ def write_batch(request, fmt: str | None, output: str | None, *, precision=None,
         raise JaccliError("npy output is binary and stdout is a terminal",
                           hint="write it to a file: --output result.npy, or redirect: > result.npy")
     stream = _open_binary(output)
+    results = run.results()
+    progress = _progress(run.reader) if _isatty(sys.stderr) and run.reader is not None else None
     try:
-        write_stream(run.results(), lambda: open_sink(fmt, run.plan, stream, precision=precision),
+        if progress is not None:
+            progress.start()
+            results = progress.follow(results)
+        write_stream(results, lambda: open_sink(fmt, run.plan, stream, precision=precision),
                      chunk=lambda: run.plan.chunk, skip_bad=skip_bad)
     finally:
+        if progress is not None:
+            progress.stop()
         if output:
             stream.close()
+
+
+def _progress(reader):
+    """A rich progress bar on stderr for a file (bytes or rows read); a point counter with its rate otherwise."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    class Follow(Progress):
+        def follow(self, results):
+            task = self.add_task("points", total=reader.total)
+            points, start = 0, time.perf_counter()
+            for item in results:
+                points += len(getattr(item, "indices", ())) or 1
+                rate = points / max(time.perf_counter() - start, 1e-9)
+                self.update(task, completed=reader.done if reader.total else points,
+                            description=f"{points:,} points, {rate:,.0f}/s")
+                yield item
+
+    columns = [TextColumn("{task.description}")]
+    if reader.total:
+        columns += [BarColumn(), TaskProgressColumn(), TimeRemainingColumn()]
+    return Follow(*columns, console=Console(stderr=True), transient=True)
 
 
 def _open_binary(output: str | None):

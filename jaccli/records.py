@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import PointError
 
-READ_SIZE = 1 << 22  # bytes per read from a file or pipe
+READ_SIZE = 1 << 24  # bytes per read from a file or pipe
 
 
 @dataclass
@@ -66,6 +67,8 @@ class RecordReader:
         self.max_rows = max_rows  # may be changed while reading
         self.format: str | None = None  # 'csv' or 'json', detected from the first line
         self.header: list[str] | None = None
+        self.done = 0  # bytes (or .npy rows) read so far, for progress
+        self.total: int | None = None  # the input's size when known (a regular file)
 
     def blocks(self):
         """Yield Blocks of up to `self.max_rows` records, and BadRecords, in input order.
@@ -95,6 +98,7 @@ class RecordReader:
                 data = os.read(fd, READ_SIZE)
                 if not data:
                     break
+                self.done += len(data)
                 pending += data
                 cut = pending.rfind(b"\n")
                 if cut < 0:
@@ -124,11 +128,16 @@ class RecordReader:
 
     def _open(self):
         if self.source == "-":
-            return 0, False
-        try:
-            return os.open(self.source, os.O_RDONLY), True
-        except OSError as error:
-            raise PointError(f"cannot read {self.source!r}: {error.strerror}") from None
+            fd, close = 0, False
+        else:
+            try:
+                fd, close = os.open(self.source, os.O_RDONLY), True
+            except OSError as error:
+                raise PointError(f"cannot read {self.source!r}: {error.strerror}") from None
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode):
+            self.total = info.st_size
+        return fd, close
 
     def _npy_blocks(self):
         try:
@@ -138,11 +147,13 @@ class RecordReader:
         if array.ndim == 1:
             array = array.reshape(1, -1)
         array = array.reshape(array.shape[0], -1)
+        self.total = array.shape[0]
         start = 0
         while start < array.shape[0]:
             rows = np.asarray(array[start : start + self.max_rows], dtype=np.float64)
             yield Block(np.arange(start + 1, start + 1 + len(rows)), matrix=rows)
             start += len(rows)
+            self.done = start
 
     def _parse(self, data: bytes, line_no: int):
         """Parse complete lines into Blocks and BadRecords; `line_no` lines came before `data`."""
