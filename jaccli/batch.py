@@ -87,8 +87,10 @@ class Plan:
 class BatchRun:
     """Set up from a request; `results()` yields Chunks and BadRecords in input order."""
 
-    def __init__(self, request: Request, chunk_size: int | None = None, stdin_reader=None):
-        jax, jnp = _jax()
+    def __init__(self, request: Request, chunk_size: int | None = None):
+        from . import cache
+
+        jax, jnp = _jax(cache.enabled(request.no_cache))
         self.request = request
         self.jax = jax
         self.budget = request.max_memory or default_max_memory()

@@ -90,6 +90,8 @@ Full = Annotated[bool, typer.Option("--full", help="Show every entry of large ma
 ChunkSize = Annotated[Optional[int], typer.Option(
     "--chunk-size", metavar="K", min=1, help="Points computed together [default: from the memory budget].",
     show_default=False)]
+NoCache = Annotated[bool, typer.Option(
+    "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
 SkipBad = Annotated[bool, typer.Option(
     "--skip-bad", help="Many points: write an error record for a bad input line and go on (default: stop).")]
 JacMode = Annotated[JacobianMode, typer.Option(
@@ -100,7 +102,7 @@ HessMode = Annotated[SecondOrderMode, typer.Option(
 
 def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, mode=None,
              fmt=None, output=None, dtype=DType.float64, precision=None, device=None, max_memory=None,
-             full=False, chunk_size=None, skip_bad=False) -> None:
+             full=False, chunk_size=None, skip_bad=False, no_cache=False) -> None:
     from .batch import is_batch
     from .evaluate import Request, parse_size, run
     from .output import write_batch, write_result
@@ -109,6 +111,7 @@ def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None
         command=command, expr=expr, at=tuple(at or ()), v=tuple(v or ()), u=tuple(u or ()),
         vars=_names(vars), wrt=_names(wrt), mode=mode.value if mode else None, dtype=dtype.value,
         device=device.value if device else None, max_memory=parse_size(max_memory) if max_memory else None,
+        no_cache=no_cache,
     )
     fmt = fmt.value if fmt else None
     if is_batch(request):
@@ -128,33 +131,34 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 def eval_(expr: Expr, at: At = None, vars: Vars = None, fmt: Fmt = None, output: Output = None,
           dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
           max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
-        skip_bad: SkipBad = False) -> None:
+        skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The value f(x).  Example: jaccli eval "[x**2*y, sin(z)]" --at 1,2,pi/2"""
     _compute("eval", expr, at, vars=vars, fmt=fmt, output=output, dtype=dtype, precision=precision,
              device=device, max_memory=max_memory, full=full,
-             chunk_size=chunk_size, skip_bad=skip_bad)
+             chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
 def grad(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
          output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
          device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
-        skip_bad: SkipBad = False) -> None:
+        skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The gradient ∇f of a scalar expression.  Example: jaccli grad "x**2*y + y**3" --at 1,2"""
     _compute("grad", expr, at, vars=vars, wrt=wrt, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
-             chunk_size=chunk_size, skip_bad=skip_bad)
+             chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
 def jacobian(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, mode: JacMode = JacobianMode.auto,
              fmt: Fmt = None, output: Output = None, dtype: Dtype = DType.float64,
              precision: Precision = None, device: DeviceOpt = None, max_memory: MaxMemory = None,
-             full: Full = False, chunk_size: ChunkSize = None, skip_bad: SkipBad = False) -> None:
+             full: Full = False, chunk_size: ChunkSize = None, skip_bad: SkipBad = False,
+             no_cache: NoCache = False) -> None:
     """The Jacobian ∂f/∂x, shape out_shape + in_shape.  Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2"""
     _compute("jacobian", expr, at, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
-             chunk_size=chunk_size, skip_bad=skip_bad)
+             chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
@@ -162,33 +166,33 @@ def hessian(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None,
             mode: HessMode = SecondOrderMode.fwd_rev, fmt: Fmt = None, output: Output = None,
             dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
             max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
-        skip_bad: SkipBad = False) -> None:
+        skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The Hessian ∂²f/∂x², shape out_shape + in_shape + in_shape.  Example: jaccli hessian "x**2*y + y**3" --at 1,2"""
     _compute("hessian", expr, at, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
-             chunk_size=chunk_size, skip_bad=skip_bad)
+             chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
 def jvp(expr: Expr, at: At = None, v: V = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
         output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
         device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
-        skip_bad: SkipBad = False) -> None:
+        skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The Jacobian-vector product J·v (forward mode).  Example: jaccli jvp "[x**2*y, sin(z)]" --at 1,2,pi/2 --v 1,0,0"""
     _compute("jvp", expr, at, v=v, vars=vars, wrt=wrt, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
-             chunk_size=chunk_size, skip_bad=skip_bad)
+             chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
 def vjp(expr: Expr, at: At = None, u: U = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
         output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
         device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
-        skip_bad: SkipBad = False) -> None:
+        skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The vector-Jacobian product uᵀ·J (reverse mode).  Example: jaccli vjp "[x**2*y, sin(z)]" --at 1,2,pi/2 --u 1,1"""
     _compute("vjp", expr, at, u=u, vars=vars, wrt=wrt, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
-             chunk_size=chunk_size, skip_bad=skip_bad)
+             chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
@@ -196,11 +200,11 @@ def hvp(expr: Expr, at: At = None, v: V = None, vars: Vars = None, wrt: Wrt = No
         mode: HessMode = SecondOrderMode.fwd_rev, fmt: Fmt = None, output: Output = None,
         dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
         max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
-        skip_bad: SkipBad = False) -> None:
+        skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The Hessian-vector product H·v, without forming H.  Example: jaccli hvp "x**2*y + y**3" --at 1,2 --v 1,0"""
     _compute("hvp", expr, at, v=v, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
-             chunk_size=chunk_size, skip_bad=skip_bad)
+             chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
@@ -213,6 +217,28 @@ def inspect(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, fmt: 
     from .output import write_description
 
     write_description(describe(expr, tuple(at or ()), _names(vars), _names(wrt)), fmt.value if fmt else None)
+
+
+cache_app = typer.Typer(help="The compilation cache.  Example: jaccli cache clear", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached executable.  Example: jaccli cache clear"""
+    from .cache import cache_dir, clear
+
+    freed = clear()
+    sys.stdout.write(f"cleared {cache_dir()} ({freed:,} bytes)\n")
+
+
+@cache_app.command("info")
+def cache_info(fmt: Fmt = None) -> None:
+    """Where the cache is and what it holds.  Example: jaccli cache info"""
+    from .cache import describe
+    from .output import write_description
+
+    write_description(describe(), fmt.value if fmt else None)
 
 
 @app.command()

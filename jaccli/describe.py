@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import platform
 
-from . import derivatives, points
+from . import cache, derivatives, points
 from .evaluate import default_max_memory, output_shape, read_expression, select_device, _jax
 from .layout import Layout
 
@@ -89,4 +89,5 @@ def system_info() -> dict:
         "default device": f"{device.platform}:{device.id}",
         "default dtype": "float64",
         "memory budget": points.format_bytes(default_max_memory()) + " (--max-memory)",
+        "cache": cache.describe(),
     }

@@ -6,6 +6,7 @@ module only inside commands, so `jaccli --help` stays light.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -36,6 +37,7 @@ class Request:
     dtype: str = "float64"
     device: str | None = None
     max_memory: int | None = None
+    no_cache: bool = False
 
 
 @dataclass
@@ -74,7 +76,10 @@ def read_expression(text: str) -> Expression:
 
 def run(request: Request) -> Result:
     """Compute the derivative `request.command` asks for, at one point."""
-    jax, jnp = _jax()
+    from . import cache
+
+    use_cache = cache.enabled(request.no_cache)
+    jax, jnp = _jax(use_cache)
     budget = request.max_memory or default_max_memory()
     expression = read_expression(request.expr)
     spec = points.read_spec(request.at, max_bytes=budget)
@@ -82,14 +87,24 @@ def run(request: Request) -> Result:
     layout = point.layout
     dtype = jnp.dtype(request.dtype)
     device = select_device(request.device)
-
-    from .translate import build_function
-
-    f = build_function(expression, layout, dtype)
     z = np.asarray(point.z, dtype)
     c = np.asarray(point.c, dtype)
-    out_shape = output_shape(f, z, c)
     command = request.command
+
+    key = entry = None
+    if use_cache:
+        key = cache.executable_key(
+            command=command, mode=request.mode, dtype=request.dtype, expr=str(expression),
+            layout=[(s.name, s.shape, s.wrt) for s in layout.slots],
+            device=(device.platform, device.device_kind, device.id))
+        entry = cache.load_executable(key, device)
+    if entry is not None:
+        compiled, metadata = entry
+        out_shape = tuple(metadata["out_shape"])
+    else:
+        from .translate import build_function
+
+        out_shape = output_shape(build_function(expression, layout, dtype), z, c)
     if command in SCALAR_ONLY and out_shape != ():
         raise ShapeError(
             f"{SCALAR_ONLY[command]} needs a scalar expression, but got {math.prod(out_shape)} outputs "
@@ -102,17 +117,47 @@ def run(request: Request) -> Result:
     guard_size(command, shape, dtype.itemsize, budget)
     w = _vector(request, layout, out_shape, budget).astype(dtype)
 
-    operator = jax.jit(derivatives.OPERATORS[command](f, mode))
+    def compile_fresh():
+        from .translate import build_function
+
+        function = build_function(expression, layout, dtype)
+        # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
+        with _no_xla_cache(jax):
+            fresh = jax.jit(derivatives.OPERATORS[command](function, mode)).lower(z, c, w).compile()
+        if key is not None:
+            cache.store_executable(key, fresh, {"out_shape": list(out_shape)})
+        return fresh
+
     try:
         with jax.default_device(device):
-            value = np.asarray(operator(z, c, w))
+            if entry is None:
+                compiled = compile_fresh()
+                value = np.asarray(compiled(z, c, w))
+            else:
+                try:
+                    value = np.asarray(compiled(z, c, w))
+                except (RuntimeError, ValueError, TypeError):  # a cached executable that won't run: replace it
+                    entry = None
+                    value = np.asarray(compile_fresh()(z, c, w))
     except JaccliError:
         raise
     except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
         raise ComputeError(f"the computation failed: {str(error).splitlines()[0]}",
                            hint="try --device cpu, a smaller problem, or --dtype float32") from error
+    state = "off" if key is None else "hit" if entry is not None else "miss"
     return Result(request, expression, layout, point.values, value.reshape(shape), out_shape, mode,
-                  f"{device.platform}:{device.id}")
+                  f"{device.platform}:{device.id}", extra={"cache": state})
+
+
+@contextlib.contextmanager
+def _no_xla_cache(jax):
+    """JAX's persistent compilation cache switched off for the duration."""
+    before = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", before)
 
 
 def output_shape(f, z, c) -> tuple[int, ...]:
@@ -186,10 +231,14 @@ def select_device(name: str | None):
         ) from None
 
 
-def _jax():
+def _jax(use_cache: bool = False):
     import jax
     import jax.numpy as jnp
 
-    from . import translate  # noqa: F401 - sets float64 up before any array exists
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)  # float64 unless --dtype float32
+    if use_cache and not jax.config.jax_compilation_cache_dir:
+        from . import cache
 
+        cache.enable_xla_cache(jax)
     return jax, jnp

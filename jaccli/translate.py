@@ -24,7 +24,8 @@ from .errors import ShapeError, UnknownNameError
 from .layout import Layout
 from .parse import Expression
 
-jax.config.update("jax_enable_x64", True)  # float64 is the default; float32 only when asked
+if not jax.config.jax_enable_x64:
+    jax.config.update("jax_enable_x64", True)  # float64 is the default; float32 only when asked
 
 _CONSTANTS = {"pi": math.pi, "E": math.e, "inf": math.inf, "nan": math.nan}
 _COMPARE = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",

@@ -6,12 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+# the tests never touch the user's own cache
+os.environ.setdefault("JACCLI_CACHE_DIR", tempfile.mkdtemp(prefix="jaccli-test-cache-"))
 JACCLI = shutil.which("jaccli", path=str(Path(sys.executable).parent)) or shutil.which("jaccli")
 
 
