@@ -88,7 +88,9 @@ MaxMemory = Annotated[Optional[str], typer.Option(
     show_default=False)]
 Full = Annotated[bool, typer.Option("--full", help="Show every entry of large matrices in tables.")]
 ChunkSize = Annotated[Optional[int], typer.Option(
-    "--chunk-size", metavar="K", min=1, help="Points computed together [default: from the memory budget].",
+    "--chunk-size", metavar="K", min=1,
+    help="Many points: points computed together. One point: basis directions a block for jacobian and "
+         "hessian (memory: result + O(K·n)) [default: from the memory budget].",
     show_default=False)]
 NoCache = Annotated[bool, typer.Option(
     "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
@@ -111,7 +113,7 @@ def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None
         command=command, expr=expr, at=tuple(at or ()), v=tuple(v or ()), u=tuple(u or ()),
         vars=_names(vars), wrt=_names(wrt), mode=mode.value if mode else None, dtype=dtype.value,
         device=device.value if device else None, max_memory=parse_size(max_memory) if max_memory else None,
-        no_cache=no_cache,
+        no_cache=no_cache, chunk_size=chunk_size,
     )
     fmt = fmt.value if fmt else None
     if is_batch(request):

@@ -18,6 +18,8 @@ Shapes, for f: ℝⁿ → out_shape (example f = [x0**2*x1, sin(x2)], n = 3, out
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -65,6 +67,64 @@ def hvp(f, mode):
         return jax.grad(lambda z: jnp.vdot(jax.grad(f)(z, c), v))(z)
 
     return {"fwd-rev": fwd_rev, "rev-fwd": rev_fwd, "rev-rev": rev_rev}[mode]
+
+
+def _columns_of_hessian(f, mode, c):
+    """v ↦ ∂²f/∂x² · v, shape out_shape + (n,): one column of the Hessian per basis vector."""
+    if mode == "fwd-rev":
+        return lambda z, v: jax.jvp(lambda z: jax.jacrev(f)(z, c), (z,), (v,))[1]
+    if mode == "rev-fwd":
+        return lambda z, v: jax.jacrev(lambda z: jax.jvp(lambda z: f(z, c), (z,), (v,))[1])(z)
+    return lambda z, v: jax.jacrev(lambda z: jnp.tensordot(jax.jacrev(f)(z, c), v, axes=1))(z)
+
+
+def blocked(one, count: int, block: int, item_shape: tuple, dtype, *, last: bool):
+    """Stack one(e_j) for the count basis vectors e_j, `block` at a time (vmap inside lax.fori_loop).
+
+    The result is written in place into one preallocated array, so peak memory is
+    the result plus O(block × one's work), never count × that. `last`: the new
+    axis goes last (columns), else first (rows).
+    """
+    axis = len(item_shape) if last else 0
+    shape = item_shape + (count,) if last else (count,) + item_shape
+
+    def place(result, start, size):
+        basis = jax.nn.one_hot(start + jnp.arange(size), count, dtype=dtype)
+        block_values = jax.vmap(one)(basis)  # (size, *item_shape)
+        if last:
+            block_values = jnp.moveaxis(block_values, 0, -1)
+        index = [0] * len(shape)
+        index[axis] = start
+        return jax.lax.dynamic_update_slice(result, block_values.astype(dtype), index)
+
+    full, rest = divmod(count, block)
+    result = jax.lax.fori_loop(0, full, lambda i, r: place(r, i * block, block), jnp.zeros(shape, dtype))
+    return place(result, full * block, rest) if rest else result
+
+
+def blocked_jacobian(f, mode, block: int, out_shape: tuple, n: int, dtype):
+    """jacobian K columns (fwd: J·e_j) or K rows (rev: e_iᵀ·J) at a time."""
+    m = math.prod(out_shape)
+
+    def g(z, c, w):
+        if mode == "fwd":
+            return blocked(lambda v: jax.jvp(lambda z: f(z, c), (z,), (v,))[1], n, block, out_shape, dtype,
+                           last=True)
+        _, pullback = jax.vjp(lambda z: f(z, c), z)
+        rows = blocked(lambda u: pullback(u.reshape(out_shape))[0], m, block, (n,), dtype, last=False)
+        return rows.reshape(out_shape + (n,))
+
+    return g
+
+
+def blocked_hessian(f, mode, block: int, out_shape: tuple, n: int, dtype):
+    """hessian K columns (H·e_j, by the mode's hvp) at a time."""
+
+    def g(z, c, w):
+        column = _columns_of_hessian(f, mode, c)
+        return blocked(lambda v: column(z, v), n, block, out_shape + (n,), dtype, last=True)
+
+    return g
 
 
 OPERATORS = {

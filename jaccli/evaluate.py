@@ -38,6 +38,7 @@ class Request:
     device: str | None = None
     max_memory: int | None = None
     no_cache: bool = False
+    chunk_size: int | None = None  # one point: basis directions a block (jacobian, hessian)
 
 
 @dataclass
@@ -95,6 +96,7 @@ def run(request: Request) -> Result:
     if use_cache:
         key = cache.executable_key(
             command=command, mode=request.mode, dtype=request.dtype, expr=str(expression),
+            chunk=request.chunk_size, budget=budget if command in ("jacobian", "hessian") else None,
             layout=[(s.name, s.shape, s.wrt) for s in layout.slots],
             device=(device.platform, device.device_kind, device.id))
         entry = cache.load_executable(key, device)
@@ -116,16 +118,24 @@ def run(request: Request) -> Result:
     shape = derivatives.result_shape(command, out_shape, layout.in_shape)
     guard_size(command, shape, dtype.itemsize, budget)
     w = _vector(request, layout, out_shape, budget).astype(dtype)
+    block = block_size(command, mode, request.chunk_size, layout.z_size, out_shape, dtype.itemsize, budget)
+    if entry is not None and metadata.get("block") != block:
+        entry = None
 
     def compile_fresh():
         from .translate import build_function
 
         function = build_function(expression, layout, dtype)
+        if block is None:
+            operator = derivatives.OPERATORS[command](function, mode)
+        else:
+            blocked = derivatives.blocked_jacobian if command == "jacobian" else derivatives.blocked_hessian
+            operator = blocked(function, mode, block, out_shape, layout.z_size, dtype)
         # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
         with _no_xla_cache(jax):
-            fresh = jax.jit(derivatives.OPERATORS[command](function, mode)).lower(z, c, w).compile()
+            fresh = jax.jit(operator).lower(z, c, w).compile()
         if key is not None:
-            cache.store_executable(key, fresh, {"out_shape": list(out_shape)})
+            cache.store_executable(key, fresh, {"out_shape": list(out_shape), "block": block})
         return fresh
 
     try:
@@ -145,8 +155,9 @@ def run(request: Request) -> Result:
         raise ComputeError(f"the computation failed: {str(error).splitlines()[0]}",
                            hint="try --device cpu, a smaller problem, or --dtype float32") from error
     state = "off" if key is None else "hit" if entry is not None else "miss"
+    extra = {"cache": state} if block is None else {"cache": state, "block": block}
     return Result(request, expression, layout, point.values, value.reshape(shape), out_shape, mode,
-                  f"{device.platform}:{device.id}", extra={"cache": state})
+                  f"{device.platform}:{device.id}", extra=extra)
 
 
 @contextlib.contextmanager
@@ -193,6 +204,24 @@ def guard_size(command: str, shape: tuple[int, ...], itemsize: int, budget: int)
         f"more than the memory budget of {points.format_bytes(budget)}",
         hint=f"{alternative}, or raise --max-memory",
     )
+
+
+def block_size(command: str, mode: str, requested: int | None, n: int, out_shape: tuple, itemsize: int,
+               budget: int) -> int | None:
+    """Basis directions a block for a jacobian or hessian; None: all at once (JAX's own jacfwd…).
+
+    A block of K directions costs about K × (one column + the function's work on n
+    inputs); the default keeps that within an eighth of the memory budget.
+    """
+    if command not in ("jacobian", "hessian"):
+        return None
+    count = math.prod(out_shape) if command == "jacobian" and mode == "rev" else n
+    if requested:
+        return min(requested, count) if min(requested, count) < count else None
+    column = (math.prod(out_shape) * (n if command == "hessian" else 1)) * itemsize
+    per_direction = max(column, 16 * n * itemsize)
+    fits = max(1, (budget // 8) // per_direction)
+    return None if fits >= count else int(fits)
 
 
 def default_max_memory() -> int:

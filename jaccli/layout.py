@@ -7,6 +7,7 @@ order and concatenated in variable order.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -65,9 +66,49 @@ class Layout:
         wrt = self.wrt
         return wrt[0].shape if len(wrt) == 1 else (self.z_size,)
 
-    def in_labels(self) -> list[str]:
-        """One label per entry of z, in order: x, y, x[0], X[1,2]."""
-        return [label for slot in self.wrt for label in entry_labels(slot.name, slot.shape)]
+    def in_labels(self) -> Labels:
+        """One label per entry of z, in order: x, y, x[0], X[1,2] (made when asked for)."""
+        slots = self.wrt
+        starts = [s.offset for s in slots]
+
+        def label(i: int) -> str:
+            slot = slots[bisect.bisect_right(starts, i) - 1]
+            return entry_label(slot.name, slot.shape, i - slot.offset)
+
+        return Labels(self.z_size, label)
+
+
+class Labels:
+    """A sequence of labels computed on demand: a 10⁷-entry gradient needs only the few shown."""
+
+    def __init__(self, count: int, label):
+        self.count = count
+        self.label = label
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.label(i) for i in range(*index.indices(self.count))]
+        if index < 0:
+            index += self.count
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        return self.label(index)
+
+    def __iter__(self):
+        return (self.label(i) for i in range(self.count))
+
+
+def entry_label(name: str, shape: tuple[int, ...], flat_index: int) -> str:
+    if not shape:
+        return name
+    index = []
+    for size in reversed(shape):
+        flat_index, rest = divmod(flat_index, size)
+        index.append(rest)
+    return f"{name}[{','.join(map(str, reversed(index)))}]"
 
 
 def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -76,13 +117,11 @@ def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
     return [f"{name}[{','.join(map(str, index))}]" for index in _indices(shape)]
 
 
-def output_labels(shape: tuple[int, ...], name: str = "f") -> list[str]:
+def output_labels(shape: tuple[int, ...], name: str = "f") -> Labels:
     """f for a scalar, f0 f1 … for a vector, f[0,1] … for a matrix."""
-    if not shape:
-        return [name]
     if len(shape) == 1:
-        return [f"{name}{i}" for i in range(shape[0])]
-    return [f"{name}[{','.join(map(str, index))}]" for index in _indices(shape)]
+        return Labels(shape[0], lambda i: f"{name}{i}")
+    return Labels(math.prod(shape), lambda i: entry_label(name, shape, i))
 
 
 def _indices(shape: tuple[int, ...]):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .layout import output_labels
+from .layout import Labels, output_labels
 
 FORMATS = ("table", "plain", "json", "csv", "npy")
 _SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉,")
@@ -36,26 +36,40 @@ def flat_labels(result) -> list[str]:
 
 
 def entry_names(command: str, out_shape: tuple, layout) -> list[str]:
+    name = entry_namer(command, out_shape, layout)
+    count = len(output_labels(out_shape)) if command in ("eval", "jvp") else 0
+    n = layout.z_size
+    count = {"eval": count, "jvp": count, "grad": n, "vjp": n, "hvp": n,
+             "jacobian": math.prod(out_shape) * n, "hessian": math.prod(out_shape) * n * n}[command]
+    return [name(k) for k in range(count)]
+
+
+def entry_namer(command: str, out_shape: tuple, layout):
+    """flat index of a result ↦ its ASCII name: f0, df/dx, df0/dx, d2f/dxdy, Jv_f0, uJ_x, Hv_x[0]."""
     outs = output_labels(out_shape)
     ins = layout.in_labels()
-    if command == "eval":
-        return outs
-    if command == "jvp":
-        return [f"Jv_{o}" for o in outs]
-    if command == "grad":
-        return [f"df/d{i}" for i in ins]
-    if command == "vjp":
-        return [f"uJ_{i}" for i in ins]
-    if command == "hvp":
-        return [f"Hv_{i}" for i in ins]
-    if command == "jacobian":
-        return [f"d{o}/d{i}" for o in outs for i in ins]
-    return [f"d2{o}/d{i}d{j}" for o in outs for i in ins for j in ins]
+    n = len(ins)
+
+    def name(k: int) -> str:
+        if command in ("eval", "jvp"):
+            return outs[k] if command == "eval" else f"Jv_{outs[k]}"
+        if command in ("grad", "vjp", "hvp"):
+            return {"grad": "df/d", "vjp": "uJ_", "hvp": "Hv_"}[command] + ins[k]
+        if command == "jacobian":
+            o, i = divmod(k, n)
+            return f"d{outs[o]}/d{ins[i]}"
+        o, rest = divmod(k, n * n)
+        i, j = divmod(rest, n)
+        return f"d2{outs[o]}/d{ins[i]}d{ins[j]}"
+
+    return name
 
 
 # -- programs ---------------------------------------------------------------------
 def to_json(result) -> tuple[str, bool]:
     """One JSON object (SPEC §4); returns (text, whether a non-finite number was replaced)."""
+    if result.value.size > 10_000 and np.isfinite(result.value).all():
+        return _large_json(result), False
     value, nonfinite = json_array(result.value)
     point = {}
     for name, array in result.point.items():
@@ -75,6 +89,27 @@ def to_json(result) -> tuple[str, bool]:
     }
     document.update(result.extra)
     return json.dumps(document, allow_nan=False) + "\n", nonfinite
+
+
+
+def _large_json(result) -> str:
+    """A large result through orjson (native arrays, shortest round-trip floats)."""
+    import orjson
+
+    point = {name: np.asarray(array, dtype=np.float64) for name, array in result.point.items()}
+    document = {
+        "command": result.command, "expr": result.request.expr, "variables": list(result.layout.names),
+        "wrt": [s.name for s in result.layout.wrt], "point": point, "shape": list(result.value.shape),
+        "value": np.ascontiguousarray(result.value, dtype=np.float64), "mode": result.mode,
+        "dtype": result.dtype, "device": result.device, **result.extra,
+    }
+    try:
+        return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n"
+    except orjson.JSONEncodeError:  # nan in the point: the slow path writes strings
+        value, _ = json_array(result.value)
+        document["value"] = value
+        document["point"] = {k: json_array(v)[0] for k, v in point.items()}
+        return json.dumps(document, allow_nan=False) + "\n"
 
 
 def json_array(array: np.ndarray):
@@ -103,7 +138,7 @@ def to_csv(result) -> str:
 def to_plain(result, precision: int | None = None) -> str:
     """Like numpy.savetxt: one matrix row a line; more than 2-D, 2-D slices with a blank line between."""
     value = result.value
-    number = (lambda x: repr(float(x))) if precision is None else (lambda x: f"{x:.{precision}g}")
+    number = _repr if precision is None else (lambda x: f"{x:.{precision}g}")
     if value.ndim <= 2:
         return _plain_matrix(value, number)
     slices = value.reshape(-1, *value.shape[-2:])
@@ -112,7 +147,16 @@ def to_plain(result, precision: int | None = None) -> str:
 
 def _plain_matrix(value: np.ndarray, number) -> str:
     rows = value.reshape(-1, 1) if value.ndim < 2 else value
+    if rows.size > 10_000 and number is _repr:
+        import polars as pl
+
+        frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(rows.shape[1])], orient="row")
+        return frame.write_csv(include_header=False, separator=" ")
     return "".join(" ".join(number(x) for x in row) + "\n" for row in rows)
+
+
+def _repr(x) -> str:
+    return repr(float(x))
 
 
 def to_npy(result) -> bytes:
@@ -138,7 +182,7 @@ def to_table(result, console, *, precision: int | None = None, full: bool = Fals
     for name, rows, columns, matrix in matrices:
         shown_rows = _shown(len(rows), MAX_ROWS, full)
         label_width = max(len(name), *(len(rows[i]) for i in shown_rows if i is not None))
-        cell_width = max(len(c) for c in columns[:3] + columns[-3:])
+        cell_width = max(len(c) for c in list(columns[:3]) + list(columns[-3:]))
         cell_width = max(cell_width, *(len(number(x)) for x in matrix[:3, :3].reshape(-1)),
                          *(len(number(x)) for x in matrix[-3:, -3:].reshape(-1)))
         fit = max(2, (console.width - label_width - 4) // (cell_width + 3))
@@ -159,6 +203,8 @@ def to_table(result, console, *, precision: int | None = None, full: bool = Fals
     if summarized:
         caption += " · summarized: --full shows every entry"
     console.print(Text(caption, style="dim"))
+    if summarized or len(matrices) < len(_pretty_outputs(result.out_shape)) and result.command == "hessian":
+        console.print(Text(summary(result), style="dim"))
 
 
 def _as_matrices(result):
@@ -176,14 +222,36 @@ def _as_matrices(result):
         prefix = {"grad": "∂f/∂", "vjp": "uᵀJ ", "hvp": "Hv "}[command]
         if len(in_shape) == 2:
             return [_vector_or_matrix(value, in_shape, ins, prefix + result.layout.wrt[0].name)]
-        return [(_TITLES[command], [prefix + i for i in ins], ["value"], value.reshape(-1, 1))]
+        return [(_TITLES[command], _prefixed(prefix, ins), ["value"], value.reshape(-1, 1))]
     n_in = len(ins)
     if command == "jacobian":
-        return [("∂fᵢ/∂xⱼ", ["∂" + o for o in outs], ["∂" + i for i in ins], value.reshape(-1, n_in))]
+        return [("∂fᵢ/∂xⱼ", _prefixed("∂", outs), _prefixed("∂", ins), value.reshape(-1, n_in))]
     cube = value.reshape(-1, n_in, n_in)
     corner = "∂²f/∂xᵢ∂xⱼ" if not result.out_shape else None
-    return [(corner or f"∂²{o}", ["∂" + i for i in ins], ["∂" + i for i in ins], cube[k])
-            for k, o in enumerate(outs)]
+    shown = _shown(len(outs), 6, False)  # slices of a vector function's Hessian: the first and last few
+    return [(corner or f"∂²{outs[k]}", _prefixed("∂", ins), _prefixed("∂", ins), cube[k])
+            for k in shown if k is not None]
+
+
+def _prefixed(prefix: str, labels) -> Labels:
+    return Labels(len(labels), lambda i: prefix + labels[i])
+
+
+def summary(result) -> str:
+    """Norms and extreme entries of a large result, with the labels of where they are."""
+    flat = result.value.reshape(-1)
+    finite = np.isfinite(flat)
+    if not finite.any():
+        return "no finite entries"
+    values = np.where(finite, flat, 0.0)
+    largest, smallest = int(np.argmax(np.where(finite, flat, -np.inf))), int(np.argmin(np.where(finite, flat, np.inf)))
+    return (f"‖·‖ = {np.linalg.norm(values):.6g} · max {flat[largest]:.6g} at {entry_name(result, largest)} · "
+            f"min {flat[smallest]:.6g} at {entry_name(result, smallest)}"
+            + ("" if finite.all() else f" · {int((~finite).sum())} non-finite"))
+
+
+def entry_name(result, flat_index: int) -> str:
+    return entry_namer(result.command, result.out_shape, result.layout)(flat_index)
 
 
 def _vector_or_matrix(value, shape, labels, name):
@@ -194,9 +262,9 @@ def _vector_or_matrix(value, shape, labels, name):
     return (name, labels, ["value"], value.reshape(-1, 1))
 
 
-def _pretty_outputs(out_shape) -> list[str]:
+def _pretty_outputs(out_shape):
     if len(out_shape) == 1:
-        return [f"f{str(i).translate(_SUBSCRIPT)}" for i in range(out_shape[0])]
+        return Labels(out_shape[0], lambda i: f"f{str(i).translate(_SUBSCRIPT)}")
     return output_labels(out_shape)
 
 
