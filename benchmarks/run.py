@@ -10,6 +10,7 @@ the row it is compared with.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -133,17 +134,113 @@ def batch(runs: int, count: int) -> None:
                 f".npy outputs equal: {same_npy}."})
 
 
+def in_process(calls: int = 200) -> None:
+    """The Cookbook's table: HVP in three orders and the full Hessian, jaccli's compiled function beside
+    plain jitted JAX, in one process (compute only, median of `calls` calls)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    jax.config.update("jax_enable_x64", True)
+    from jaccli import derivatives
+    from jaccli.layout import Layout
+    from jaccli.parse import parse_expression
+    from jaccli.translate import build_function
+
+    def median_ms(function, *args) -> float:
+        jax.block_until_ready(function(*args))
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            jax.block_until_ready(function(*args))
+            times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+
+    def plain_f(x):
+        return jnp.sum(jnp.tanh(x) ** 2)
+
+    plain = {
+        "fwd-rev": lambda x, v: jax.jvp(jax.grad(plain_f), (x,), (v,))[1],
+        "rev-fwd": lambda x, v: jax.grad(lambda x: jax.jvp(plain_f, (x,), (v,))[1])(x),
+        "rev-rev": lambda x, v: jax.grad(lambda x: jnp.vdot(jax.grad(plain_f)(x), v))(x),
+        "hessian, then product": lambda x, v: jnp.tensordot(jax.hessian(plain_f)(x), v, x.ndim),
+    }
+    print("\n## In-process compute: f(X) = sum(tanh(X)**2) (the Autodiff Cookbook's HVP table)\n")
+    print("| n | job | jaccli ms | plain JAX ms | ratio |")
+    print("|---|---|---:|---:|---:|")
+    for shape in ((30, 40), (10**4,), (10**6,)):
+        rng = np.random.default_rng(0)
+        X, V = rng.normal(size=shape), rng.normal(size=shape)
+        layout = Layout.build(["X"], {"X": shape})
+        f = build_function(parse_expression("sum(tanh(X)**2)"), layout)
+        z, c = jnp.asarray(X.reshape(-1)), jnp.zeros(0)
+        for job, plain_job in plain.items():
+            if job.startswith("hessian") and math.prod(shape) > 2000:
+                continue
+            if job.startswith("hessian"):
+                ours = jax.jit(lambda z, c, v: derivatives.hessian(f, "fwd-rev")(z, c, v) @ v)
+            else:
+                ours = jax.jit(derivatives.hvp(f, job))
+            ours_ms = median_ms(ours, z, c, jnp.asarray(V.reshape(-1)))
+            plain_ms = median_ms(jax.jit(plain_job), jnp.asarray(X), jnp.asarray(V))
+            np.testing.assert_allclose(np.asarray(ours(z, c, jnp.asarray(V.reshape(-1)))).reshape(shape),
+                                       np.asarray(jax.jit(plain_job)(jnp.asarray(X), jnp.asarray(V))),
+                                       rtol=1e-10, atol=1e-12)
+            print(f"| {'×'.join(map(str, shape))} | {job} | {ours_ms:.4f} | {plain_ms:.4f} | "
+                  f"{ours_ms / plain_ms:.2f}× |")
+
+
+def large(runs: int) -> None:
+    import numpy as np
+
+    work = Path(tempfile.mkdtemp(prefix="jaccli-bench-large-"))
+    scripts = HERE / "scripts"
+    rows, baseline = {}, {}
+    for n in (10**4, 10**6, 10**7):
+        rng = np.random.default_rng(0)
+        np.save(work / f"x{n}.npy", rng.normal(size=n))
+        np.save(work / f"v{n}.npy", rng.normal(size=n))
+        plain = f"plain JAX hvp, n = {n:,}"
+        ours = f"jaccli hvp, n = {n:,}"
+        rows[plain] = [PYTHON, str(scripts / "plain_hvp_npy.py"), str(work / f"x{n}.npy"), str(work / f"v{n}.npy"),
+                       str(work / f"plain{n}.npy")]
+        rows[ours] = [JACCLI, "hvp", "sum(tanh(x)**2)", "--at", f"x=@{work / f'x{n}.npy'}",
+                      "--v", f"@{work / f'v{n}.npy'}", "-o", str(work / f"jaccli{n}.npy")]
+        baseline[ours] = plain
+    rows["plain JAX hessian, Rosenbrock n = 4000"] = [PYTHON, str(scripts / "plain_rosenbrock_hessian.py"), "4000",
+                                                       str(work / "plain_rosen.npy")]
+    rows["jaccli hessian, Rosenbrock n = 4000"] = [
+        JACCLI, "hessian", "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)", "--at", "x=full(4000, 0.5)",
+        "-o", str(work / "jaccli_rosen.npy")]
+    baseline["jaccli hessian, Rosenbrock n = 4000"] = "plain JAX hessian, Rosenbrock n = 4000"
+    rows["python -c 'import jax'"] = [PYTHON, "-c", "import jax"]
+    results = measure(rows, runs)
+    same = all(np.allclose(np.load(work / f"plain{n}.npy"), np.load(work / f"jaccli{n}.npy"), rtol=1e-12, atol=0)
+               for n in (10**4, 10**6, 10**7))
+    same &= np.array_equal(np.load(work / "plain_rosen.npy"), np.load(work / "jaccli_rosen.npy"))
+    table("Large inputs: whole process, .npy in and out", results, baseline,
+          {"same": f"jaccli's results equal the plain scripts': {same}."})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["latency", "batch"])
+    parser.add_argument("--only", choices=["latency", "batch", "large", "in-process"])
     args = parser.parse_args()
-    print(f"# jaccli benchmarks ({os.cpu_count()} cores, {args.runs} runs each, medians)")
+    if args.only != "in-process":
+        print(f"# jaccli benchmarks ({os.cpu_count()} cores, {args.runs} runs each, medians)")
     if args.only in (None, "latency"):
         latency(args.runs)
     if args.only in (None, "batch"):
         batch(args.runs, args.points)
+    if args.only == "in-process":
+        in_process()
+        return
+    if args.only in (None, "large"):
+        large(args.runs)
+        # in its own process: a child forked from a process holding JAX reports that RSS as its own peak
+        subprocess.run([PYTHON, __file__, "--only", "in-process"], check=True)
 
 
 if __name__ == "__main__":
