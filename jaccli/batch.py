@@ -16,7 +16,8 @@ import numpy as np
 
 from . import derivatives, points
 from .errors import ComputeError, JaccliError, PointError, ShapeError
-from .evaluate import Request, default_max_memory, guard_size, output_shape, read_expression, select_device, _jax
+from .budget import default_max_memory, guard_size
+from .evaluate import Request, output_shape, read_expression, select_device, _jax
 from .layout import Layout
 from .records import BadRecord, Block, RecordReader
 

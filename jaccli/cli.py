@@ -94,6 +94,8 @@ ChunkSize = Annotated[Optional[int], typer.Option(
     show_default=False)]
 NoCache = Annotated[bool, typer.Option(
     "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
+WithValue = Annotated[bool, typer.Option(
+    "--with-value", help="f(x) as well, in the same pass (like jax.value_and_grad).")]
 SkipBad = Annotated[bool, typer.Option(
     "--skip-bad", help="Many points: write an error record for a bad input line and go on (default: stop).")]
 JacMode = Annotated[JacobianMode, typer.Option(
@@ -104,16 +106,18 @@ HessMode = Annotated[SecondOrderMode, typer.Option(
 
 def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, mode=None,
              fmt=None, output=None, dtype=DType.float64, precision=None, device=None, max_memory=None,
-             full=False, chunk_size=None, skip_bad=False, no_cache=False) -> None:
+             full=False, chunk_size=None, skip_bad=False, no_cache=False, order=None, partial=None,
+             with_value=False) -> None:
     from .batch import is_batch
-    from .evaluate import Request, parse_size, run
+    from .budget import parse_size
+    from .evaluate import Request, run
     from .output import write_batch, write_result
 
     request = Request(
         command=command, expr=expr, at=tuple(at or ()), v=tuple(v or ()), u=tuple(u or ()),
         vars=_names(vars), wrt=_names(wrt), mode=mode.value if mode else None, dtype=dtype.value,
         device=device.value if device else None, max_memory=parse_size(max_memory) if max_memory else None,
-        no_cache=no_cache, chunk_size=chunk_size,
+        no_cache=no_cache, chunk_size=chunk_size, order=order, partial=_names(partial), with_value=with_value,
     )
     fmt = fmt.value if fmt else None
     if is_batch(request):
@@ -130,23 +134,25 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 
 
 @app.command("eval")
-def eval_(expr: Expr, at: At = None, vars: Vars = None, fmt: Fmt = None, output: Output = None,
+def eval_(expr: Expr, at: At = None, vars: Vars = None, with_value: WithValue = False, fmt: Fmt = None,
+          output: Output = None,
           dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
           max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
         skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The value f(x).  Example: jaccli eval "[x**2*y, sin(z)]" --at 1,2,pi/2"""
-    _compute("eval", expr, at, vars=vars, fmt=fmt, output=output, dtype=dtype, precision=precision,
+    _compute("grad" if with_value else "eval", expr, at, vars=vars, with_value=with_value, fmt=fmt, output=output, dtype=dtype, precision=precision,
              device=device, max_memory=max_memory, full=full,
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
-def grad(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
+def grad(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, with_value: WithValue = False,
+         fmt: Fmt = None,
          output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
          device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
         skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The gradient ∇f of a scalar expression.  Example: jaccli grad "x**2*y + y**3" --at 1,2"""
-    _compute("grad", expr, at, vars=vars, wrt=wrt, fmt=fmt, output=output, dtype=dtype,
+    _compute("grad", expr, at, vars=vars, wrt=wrt, with_value=with_value, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
@@ -207,6 +213,31 @@ def hvp(expr: Expr, at: At = None, v: V = None, vars: Vars = None, wrt: Wrt = No
     _compute("hvp", expr, at, v=v, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
+
+
+Order = Annotated[Optional[int], typer.Option(
+    "--order", "-k", metavar="K", min=1, max=8, help="The order of the derivative tensor [default: 1].",
+    show_default=False)]
+Partial = Annotated[Optional[str], typer.Option(
+    "--wrt", metavar="NAMES", help="One mixed partial: x,x,y is ∂³f/∂x²∂y (scalar variables).",
+    show_default=False)]
+
+
+@app.command()
+def derivative(expr: Expr, at: At = None, order: Order = None, partial: Partial = None, vars: Vars = None,
+               fmt: Fmt = None, output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
+               device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False,
+               no_cache: NoCache = False) -> None:
+    """The K-th derivative tensor (out_shape + in_shape × K), or one mixed partial with --wrt x,x,y.
+
+    Example: jaccli derivative "x**3 + 2*x**2 - 3*x + 1" --at 2 --order 3
+    """
+    if partial and order and order != len(_names(partial)):
+        raise typer.BadParameter(f"--wrt names {len(_names(partial))} variables but --order is {order}",
+                                 param_hint="--order")
+    _compute("derivative", expr, at, vars=vars, order=order, partial=partial, fmt=fmt, output=output,
+             dtype=dtype, precision=precision, device=device, max_memory=max_memory, full=full,
+             no_cache=no_cache)
 
 
 @app.command()

@@ -127,6 +127,40 @@ def blocked_hessian(f, mode, block: int, out_shape: tuple, n: int, dtype):
     return g
 
 
+def nth_derivative(f, order: int):
+    """The order-th derivative tensor, out_shape + (n,) * order: jacfwd(…jacfwd(jacrev(f)))."""
+    g = jax.jacrev(f)
+    for _ in range(order - 1):
+        g = jax.jacfwd(g)
+    return lambda z, c, w: g(z, c)
+
+
+def mixed_partial(f, directions: tuple[int, ...]):
+    """∂ᵏf/∂z[i₁]…∂z[iₖ] by nested forward mode along basis vectors; shape out_shape."""
+
+    def g(z, c, w):
+        def along(h, index):
+            basis = jax.nn.one_hot(index, z.shape[0], dtype=z.dtype)
+            return lambda z: jax.jvp(h, (z,), (basis,))[1]
+
+        h = lambda z: f(z, c)  # noqa: E731
+        for index in directions:
+            h = along(h, index)
+        return h(z)
+
+    return g
+
+
+def value_and_grad(f, mode=None):
+    """f(x) and ∇f(x) in one pass, packed as [f, ∇f…] (one array keeps one compiled signature)."""
+
+    def g(z, c, w):
+        value, gradient = jax.value_and_grad(f)(z, c)
+        return jnp.concatenate([jnp.reshape(value, (1,)), gradient])
+
+    return g
+
+
 OPERATORS = {
     "eval": evaluate,
     "grad": grad,
@@ -146,6 +180,11 @@ def choose_mode(command: str, mode: str | None, n_in: int, n_out: int) -> str:
     if command in ("hessian", "hvp"):
         return mode or "fwd-rev"
     return {"eval": "none", "grad": "rev", "jvp": "fwd", "vjp": "rev"}[command]
+
+
+def derivative_mode(order: int, mixed: bool) -> str:
+    """How `derivative` composes: fwd-fwd-rev for a 3rd-order tensor, fwd-fwd-fwd for a mixed partial."""
+    return "-".join(["fwd"] * order) if mixed else "-".join(["fwd"] * (order - 1) + ["rev"])
 
 
 def result_shape(command: str, out_shape: tuple, in_shape: tuple) -> tuple:

@@ -6,7 +6,8 @@ import math
 import platform
 
 from . import cache, derivatives, points
-from .evaluate import default_max_memory, output_shape, read_expression, select_device, _jax
+from .budget import default_max_memory
+from .evaluate import output_shape, read_expression, select_device, _jax
 from .layout import Layout
 
 

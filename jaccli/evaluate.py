@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import derivatives, points
-from .errors import ComputeError, JaccliError, PointError, ShapeError, TooLargeError
+from .budget import block_size, default_max_memory, guard_size
+from .errors import ComputeError, JaccliError, PointError, ShapeError
 from .layout import Layout
 from .parse import Expression, parse_expression
 
-COMMANDS = ("eval", "grad", "jacobian", "hessian", "jvp", "vjp", "hvp")
+COMMANDS = ("eval", "grad", "jacobian", "hessian", "jvp", "vjp", "hvp", "derivative")
 SCALAR_ONLY = {"grad": "`grad`", "hvp": "`hvp`"}
 
 
@@ -39,6 +38,9 @@ class Request:
     max_memory: int | None = None
     no_cache: bool = False
     chunk_size: int | None = None  # one point: basis directions a block (jacobian, hessian)
+    order: int | None = None  # derivative: the order of the tensor
+    partial: tuple[str, ...] | None = None  # derivative: ∂ᵏf/∂x∂x∂y as ('x', 'x', 'y')
+    with_value: bool = False  # grad/eval: f(x) too, in the same pass
 
 
 @dataclass
@@ -84,7 +86,8 @@ def run(request: Request) -> Result:
     budget = request.max_memory or default_max_memory()
     expression = read_expression(request.expr)
     spec = points.read_spec(request.at, max_bytes=budget)
-    point = points.bind_point(expression, spec, order=request.vars, wrt=request.wrt)
+    wrt = tuple(dict.fromkeys(request.partial)) if request.partial else request.wrt
+    point = points.bind_point(expression, spec, order=request.vars, wrt=wrt)
     layout = point.layout
     dtype = jnp.dtype(request.dtype)
     device = select_device(request.device)
@@ -97,6 +100,7 @@ def run(request: Request) -> Result:
         key = cache.executable_key(
             command=command, mode=request.mode, dtype=request.dtype, expr=str(expression),
             chunk=request.chunk_size, budget=budget if command in ("jacobian", "hessian") else None,
+            order=request.order, partial=request.partial, with_value=request.with_value,
             layout=[(s.name, s.shape, s.wrt) for s in layout.slots],
             device=(device.platform, device.device_kind, device.id))
         entry = cache.load_executable(key, device)
@@ -107,30 +111,23 @@ def run(request: Request) -> Result:
         from .translate import build_function
 
         out_shape = output_shape(build_function(expression, layout, dtype), z, c)
-    if command in SCALAR_ONLY and out_shape != ():
+    if (command in SCALAR_ONLY or request.with_value) and out_shape != ():
         raise ShapeError(
-            f"{SCALAR_ONLY[command]} needs a scalar expression, but got {math.prod(out_shape)} outputs "
-            f"(shape {out_shape})",
+            f"{SCALAR_ONLY.get(command, '--with-value')} needs a scalar expression, but got "
+            f"{math.prod(out_shape)} outputs (shape {out_shape})",
             hint="use `jacobian`" + (" or `vjp`" if command == "grad" else " of the gradient, or `jvp`")
             + ", or sum the outputs",
         )
-    mode = derivatives.choose_mode(command, request.mode, layout.z_size, math.prod(out_shape))
-    shape = derivatives.result_shape(command, out_shape, layout.in_shape)
+    mode, shape, make_operator, block = _operation(request, layout, out_shape, dtype, budget)
     guard_size(command, shape, dtype.itemsize, budget)
     w = _vector(request, layout, out_shape, budget).astype(dtype)
-    block = block_size(command, mode, request.chunk_size, layout.z_size, out_shape, dtype.itemsize, budget)
     if entry is not None and metadata.get("block") != block:
         entry = None
 
     def compile_fresh():
         from .translate import build_function
 
-        function = build_function(expression, layout, dtype)
-        if block is None:
-            operator = derivatives.OPERATORS[command](function, mode)
-        else:
-            blocked = derivatives.blocked_jacobian if command == "jacobian" else derivatives.blocked_hessian
-            operator = blocked(function, mode, block, out_shape, layout.z_size, dtype)
+        operator = make_operator(build_function(expression, layout, dtype))
         # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
         with _no_xla_cache(jax):
             fresh = jax.jit(operator).lower(z, c, w).compile()
@@ -141,8 +138,7 @@ def run(request: Request) -> Result:
     try:
         with jax.default_device(device):
             if entry is None:
-                compiled = compile_fresh()
-                value = np.asarray(compiled(z, c, w))
+                value = np.asarray(compile_fresh()(z, c, w))
             else:
                 try:
                     value = np.asarray(compiled(z, c, w))
@@ -154,10 +150,47 @@ def run(request: Request) -> Result:
     except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
         raise ComputeError(f"the computation failed: {str(error).splitlines()[0]}",
                            hint="try --device cpu, a smaller problem, or --dtype float32") from error
-    state = "off" if key is None else "hit" if entry is not None else "miss"
-    extra = {"cache": state} if block is None else {"cache": state, "block": block}
+    extra = {"cache": "off" if key is None else "hit" if entry is not None else "miss"}
+    if block is not None:
+        extra["block"] = block
+    if request.with_value:
+        extra["function_value"] = float(value[0])
+        value = value[1:]
     return Result(request, expression, layout, point.values, value.reshape(shape), out_shape, mode,
                   f"{device.platform}:{device.id}", extra=extra)
+
+
+def _operation(request: Request, layout: Layout, out_shape: tuple, dtype, budget: int):
+    """(mode, result shape, f ↦ operator, block size or None) for the request's command."""
+    command, n = request.command, layout.z_size
+    if command == "derivative":
+        if request.partial:
+            directions = _directions(request.partial, layout)
+            mode = derivatives.derivative_mode(len(directions), mixed=True)
+            return mode, out_shape, lambda f: derivatives.mixed_partial(f, directions), None
+        order = request.order or 1
+        shape = out_shape + layout.in_shape * order
+        return derivatives.derivative_mode(order, mixed=False), shape, \
+            lambda f: derivatives.nth_derivative(f, order), None
+    mode = derivatives.choose_mode(command, request.mode, n, math.prod(out_shape))
+    shape = derivatives.result_shape(command, out_shape, layout.in_shape)
+    if request.with_value:
+        return "rev", shape, derivatives.value_and_grad, None
+    block = block_size(command, mode, request.chunk_size, n, out_shape, dtype.itemsize, budget)
+    if block is None:
+        return mode, shape, lambda f: derivatives.OPERATORS[command](f, mode), None
+    blocked = derivatives.blocked_jacobian if command == "jacobian" else derivatives.blocked_hessian
+    return mode, shape, lambda f: blocked(f, mode, block, out_shape, n, dtype), block
+
+
+def _directions(names: tuple[str, ...], layout: Layout) -> tuple[int, ...]:
+    """Where each variable of a mixed partial sits in z; each must be a scalar."""
+    slots = {s.name: s for s in layout.wrt}
+    for name in names:
+        if slots[name].shape != ():
+            raise ShapeError(f"a mixed partial names scalar variables, but {name!r} has shape {slots[name].shape}",
+                             hint="use --order K for the whole derivative tensor of an array variable")
+    return tuple(slots[name].offset for name in names)
 
 
 @contextlib.contextmanager
@@ -188,62 +221,6 @@ def _vector(request: Request, layout: Layout, out_shape, budget: int) -> np.ndar
             raise PointError(f"`{request.command}` takes no {option}",
                              hint="--v goes with jvp and hvp, --u with vjp")
     return np.zeros(0)
-
-
-def guard_size(command: str, shape: tuple[int, ...], itemsize: int, budget: int) -> None:
-    """Refuse, before any work, a result that would not fit in the memory budget."""
-    size = math.prod(shape) * itemsize
-    if size <= budget:
-        return
-    alternative = {
-        "hessian": "use `hvp` (H·v without forming H)",
-        "jacobian": "use `jvp` or `vjp` (J·v, uᵀ·J without forming J)",
-    }.get(command, "use a smaller problem")
-    raise TooLargeError(
-        f"the {command} result would take {points.format_bytes(size)} (shape {shape}), "
-        f"more than the memory budget of {points.format_bytes(budget)}",
-        hint=f"{alternative}, or raise --max-memory",
-    )
-
-
-def block_size(command: str, mode: str, requested: int | None, n: int, out_shape: tuple, itemsize: int,
-               budget: int) -> int | None:
-    """Basis directions a block for a jacobian or hessian; None: all at once (JAX's own jacfwd…).
-
-    A block of K directions costs about K × (one column + the function's work on n
-    inputs); the default keeps that within an eighth of the memory budget.
-    """
-    if command not in ("jacobian", "hessian"):
-        return None
-    count = math.prod(out_shape) if command == "jacobian" and mode == "rev" else n
-    if requested:
-        return min(requested, count) if min(requested, count) < count else None
-    column = (math.prod(out_shape) * (n if command == "hessian" else 1)) * itemsize
-    per_direction = max(column, 16 * n * itemsize)
-    fits = max(1, (budget // 8) // per_direction)
-    return None if fits >= count else int(fits)
-
-
-def default_max_memory() -> int:
-    """A quarter of the machine's RAM."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
-    except (ValueError, OSError, AttributeError):
-        return 4 * 1024**3
-
-
-_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]i?b?|b|bytes?)?\s*\Z", re.I)
-_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9,
-          "gb": 1e9, "t": 1e12, "tb": 1e12, "ki": 2**10, "kib": 2**10, "mi": 2**20, "mib": 2**20,
-          "gi": 2**30, "gib": 2**30, "ti": 2**40, "tib": 2**40}
-
-
-def parse_size(text: str) -> int:
-    """'4GB' → 4e9, '512MiB' → 536870912, '1000' → 1000."""
-    match = _SIZE.match(text)
-    if not match:
-        raise PointError(f"cannot read the size {text!r}", hint="e.g. 4GB, 512MiB or a number of bytes")
-    return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
 
 
 def select_device(name: str | None):

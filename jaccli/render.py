@@ -20,37 +20,49 @@ _SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉,")
 
 # What each command's result is made of: the axes of out_shape ('out') and of in_shape ('in').
 _AXES = {
-    "eval": ("out",), "jvp": ("out",),
+    "eval": ("out",), "jvp": ("out",), "derivative": ("out",),
     "grad": ("in",), "vjp": ("in",), "hvp": ("in",),
     "jacobian": ("out", "in"), "hessian": ("out", "in", "in"),
 }
 _TITLES = {
-    "eval": "f", "grad": "∇f", "jacobian": "∂f/∂x", "hessian": "∂²f/∂x²",
+    "eval": "f", "derivative": "∂ᵏf", "grad": "∇f", "jacobian": "∂f/∂x", "hessian": "∂²f/∂x²",
     "jvp": "J·v", "vjp": "uᵀ·J", "hvp": "H·v",
 }
 
 
 def flat_labels(result) -> list[str]:
     """ASCII names of the result's entries in C order: df0/dx, d2f/dxdy, Hv_x[0] …"""
-    return entry_names(result.command, result.out_shape, result.layout)
+    return entry_names(result.command, result.out_shape, result.layout, _request_order(result.request))
 
 
-def entry_names(command: str, out_shape: tuple, layout) -> list[str]:
-    name = entry_namer(command, out_shape, layout)
-    count = len(output_labels(out_shape)) if command in ("eval", "jvp") else 0
-    n = layout.z_size
-    count = {"eval": count, "jvp": count, "grad": n, "vjp": n, "hvp": n,
-             "jacobian": math.prod(out_shape) * n, "hessian": math.prod(out_shape) * n * n}[command]
+def _request_order(request):
+    """For `derivative`: the order of the tensor (int), or the mixed partial's names (tuple)."""
+    if request.command != "derivative":
+        return None
+    return tuple(request.partial) if request.partial else (request.order or 1)
+
+
+def entry_names(command: str, out_shape: tuple, layout, order=None) -> list[str]:
+    name = entry_namer(command, out_shape, layout, order)
+    n, m = layout.z_size, math.prod(out_shape)
+    count = {"eval": m, "jvp": m, "grad": n, "vjp": n, "hvp": n, "jacobian": m * n, "hessian": m * n * n,
+             "derivative": m * n ** order if isinstance(order, int) else m}[command]
     return [name(k) for k in range(count)]
 
 
-def entry_namer(command: str, out_shape: tuple, layout):
+def entry_namer(command: str, out_shape: tuple, layout, order=None):
     """flat index of a result ↦ its ASCII name: f0, df/dx, df0/dx, d2f/dxdy, Jv_f0, uJ_x, Hv_x[0]."""
     outs = output_labels(out_shape)
     ins = layout.in_labels()
     n = len(ins)
 
     def name(k: int) -> str:
+        if command == "derivative":
+            if not isinstance(order, int):  # one mixed partial: d3f/dxdxdy
+                return f"d{len(order)}{outs[k]}/" + "".join(f"d{v}" for v in order)
+            o, rest = divmod(k, n**order)
+            axes = [rest // n ** (order - 1 - a) % n for a in range(order)]
+            return f"d{order}{outs[o]}/" + "".join(f"d{ins[j]}" for j in axes)
         if command in ("eval", "jvp"):
             return outs[k] if command == "eval" else f"Jv_{outs[k]}"
         if command in ("grad", "vjp", "hvp"):
@@ -130,8 +142,10 @@ def _replace_nonfinite(array: np.ndarray) -> np.ndarray:
 def to_csv(result) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(flat_labels(result))
-    writer.writerow([repr(float(x)) for x in result.value.reshape(-1)])
+    with_value = "function_value" in result.extra
+    writer.writerow((["f"] if with_value else []) + flat_labels(result))
+    values = [repr(float(x)) for x in result.value.reshape(-1)]
+    writer.writerow(([repr(result.extra["function_value"])] if with_value else []) + values)
     return buffer.getvalue()
 
 
@@ -139,6 +153,8 @@ def to_plain(result, precision: int | None = None) -> str:
     """Like numpy.savetxt: one matrix row a line; more than 2-D, 2-D slices with a blank line between."""
     value = result.value
     number = _repr if precision is None else (lambda x: f"{x:.{precision}g}")
+    if "function_value" in result.extra:  # --with-value: f(x) on the first line, then ∇f
+        return number(result.extra["function_value"]) + "\n" + _plain_matrix(value, number)
     if value.ndim <= 2:
         return _plain_matrix(value, number)
     slices = value.reshape(-1, *value.shape[-2:])
@@ -203,6 +219,8 @@ def to_table(result, console, *, precision: int | None = None, full: bool = Fals
     if summarized:
         caption += " · summarized: --full shows every entry"
     console.print(Text(caption, style="dim"))
+    if "function_value" in result.extra:
+        console.print(Text(f"f = {number(result.extra['function_value'])}"))
     if summarized or len(matrices) < len(_pretty_outputs(result.out_shape)) and result.command == "hessian":
         console.print(Text(summary(result), style="dim"))
 
@@ -215,6 +233,18 @@ def _as_matrices(result):
     ins = result.layout.in_labels()
     command = result.command
     in_shape = result.layout.in_shape
+    order = _request_order(result.request)
+    if command == "derivative" and isinstance(order, int):
+        n = max(len(ins), 1)
+
+        def row(i: int) -> str:  # the output and the first order-1 axes of the entry
+            o, rest = divmod(i, n ** (order - 1))
+            axes = [rest // n ** (order - 2 - a) % n for a in range(order - 1)]
+            return f"∂{order}{outs[o]}/" + "".join(f"∂{ins[j]}" for j in axes)
+
+        return [(f"∂{order}f", Labels(value.size // n, row), _prefixed("∂", ins), value.reshape(-1, n))]
+    if command == "derivative":
+        return [(f"∂{len(order)}f/" + "".join(f"∂{v}" for v in order), outs, ["value"], value.reshape(-1, 1))]
     if axes == ("out",):
         name = "J·v" if command == "jvp" else "f"
         return [_vector_or_matrix(value, result.out_shape, outs, name)]
@@ -251,7 +281,7 @@ def summary(result) -> str:
 
 
 def entry_name(result, flat_index: int) -> str:
-    return entry_namer(result.command, result.out_shape, result.layout)(flat_index)
+    return entry_namer(result.command, result.out_shape, result.layout, _request_order(result.request))(flat_index)
 
 
 def _vector_or_matrix(value, shape, labels, name):

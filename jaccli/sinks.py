@@ -37,7 +37,8 @@ class Sink:
         self.stream = stream  # binary
         self.precision = precision
         self.width = int(np.prod(plan.shape))
-        self.names = render.entry_names(plan.request.command, plan.out_shape, plan.layout)
+        self.names = render.entry_names(plan.request.command, plan.out_shape, plan.layout,
+                                        render._request_order(plan.request))
 
     def begin(self) -> bytes:
         return b""

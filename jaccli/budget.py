@@ -1,0 +1,67 @@
+"""The memory budget: what a result may take, how many directions a block, sizes like 4GB."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+from .errors import PointError, TooLargeError
+from .points import format_bytes
+
+
+def default_max_memory() -> int:
+    """A quarter of the machine's RAM."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 4 * 1024**3
+
+
+def guard_size(command: str, shape: tuple[int, ...], itemsize: int, budget: int) -> None:
+    """Refuse, before any work, a result that would not fit in the memory budget."""
+    size = math.prod(shape) * itemsize
+    if size <= budget:
+        return
+    alternative = {
+        "hessian": "use `hvp` (H·v without forming H)",
+        "jacobian": "use `jvp` or `vjp` (J·v, uᵀ·J without forming J)",
+        "derivative": "use a lower --order, or --wrt for one mixed partial",
+    }.get(command, "use a smaller problem")
+    raise TooLargeError(
+        f"the {command} result would take {format_bytes(size)} (shape {shape}), "
+        f"more than the memory budget of {format_bytes(budget)}",
+        hint=f"{alternative}, or raise --max-memory",
+    )
+
+
+def block_size(command: str, mode: str, requested: int | None, n: int, out_shape: tuple, itemsize: int,
+               budget: int) -> int | None:
+    """Basis directions a block for a jacobian or hessian; None: all at once (JAX's own jacfwd…).
+
+    A block of K directions costs about K × (one column + the function's work on n
+    inputs); the default keeps that within an eighth of the memory budget.
+    """
+    if command not in ("jacobian", "hessian"):
+        return None
+    count = math.prod(out_shape) if command == "jacobian" and mode == "rev" else n
+    if requested:
+        return min(requested, count) if min(requested, count) < count else None
+    column = (math.prod(out_shape) * (n if command == "hessian" else 1)) * itemsize
+    per_direction = max(column, 16 * n * itemsize)
+    fits = max(1, (budget // 8) // per_direction)
+    return None if fits >= count else int(fits)
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]i?b?|b|bytes?)?\s*\Z", re.I)
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9,
+          "gb": 1e9, "t": 1e12, "tb": 1e12, "ki": 2**10, "kib": 2**10, "mi": 2**20, "mib": 2**20,
+          "gi": 2**30, "gib": 2**30, "ti": 2**40, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """'4GB' → 4e9, '512MiB' → 536870912, '1000' → 1000."""
+    match = _SIZE.match(text)
+    if not match:
+        raise PointError(f"cannot read the size {text!r}", hint="e.g. 4GB, 512MiB or a number of bytes")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
