@@ -34,6 +34,7 @@ class Format(str, enum.Enum):
     json = "json"
     csv = "csv"
     npy = "npy"
+    latex = "latex"
 
 
 class DType(str, enum.Enum):
@@ -94,6 +95,9 @@ ChunkSize = Annotated[Optional[int], typer.Option(
     show_default=False)]
 NoCache = Annotated[bool, typer.Option(
     "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
+Symbolic = Annotated[bool, typer.Option(
+    "--symbolic", help="The derivative as a formula (SymPy), with the numbers when --at is given; "
+                       "-f latex prints LaTeX.")]
 WithValue = Annotated[bool, typer.Option(
     "--with-value", help="f(x) as well, in the same pass (like jax.value_and_grad).")]
 SkipBad = Annotated[bool, typer.Option(
@@ -107,7 +111,7 @@ HessMode = Annotated[SecondOrderMode, typer.Option(
 def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, mode=None,
              fmt=None, output=None, dtype=DType.float64, precision=None, device=None, max_memory=None,
              full=False, chunk_size=None, skip_bad=False, no_cache=False, order=None, partial=None,
-             with_value=False) -> None:
+             with_value=False, symbolic=False) -> None:
     from .batch import is_batch
     from .budget import parse_size
     from .evaluate import Request, run
@@ -120,7 +124,11 @@ def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None
         no_cache=no_cache, chunk_size=chunk_size, order=order, partial=_names(partial), with_value=with_value,
     )
     fmt = fmt.value if fmt else None
-    if is_batch(request):
+    if symbolic or fmt == "latex":
+        from .formula import write_formula
+
+        write_formula(request, fmt, output)
+    elif is_batch(request):
         write_batch(request, fmt, output, precision=precision, full=full, chunk_size=chunk_size,
                     skip_bad=skip_bad)
     else:
@@ -140,43 +148,45 @@ def eval_(expr: Expr, at: At = None, vars: Vars = None, with_value: WithValue = 
           max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
         skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The value f(x).  Example: jaccli eval "[x**2*y, sin(z)]" --at 1,2,pi/2"""
-    _compute("grad" if with_value else "eval", expr, at, vars=vars, with_value=with_value, fmt=fmt, output=output, dtype=dtype, precision=precision,
+    _compute("grad" if with_value else "eval", expr, at, vars=vars, with_value=with_value,
+             symbolic=fmt is not None and fmt.value == "latex", fmt=fmt, output=output, dtype=dtype, precision=precision,
              device=device, max_memory=max_memory, full=full,
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
 def grad(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, with_value: WithValue = False,
-         fmt: Fmt = None,
+         symbolic: Symbolic = False, fmt: Fmt = None,
          output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
          device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
         skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The gradient ∇f of a scalar expression.  Example: jaccli grad "x**2*y + y**3" --at 1,2"""
-    _compute("grad", expr, at, vars=vars, wrt=wrt, with_value=with_value, fmt=fmt, output=output, dtype=dtype,
+    _compute("grad", expr, at, vars=vars, wrt=wrt, with_value=with_value, symbolic=symbolic, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
 def jacobian(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, mode: JacMode = JacobianMode.auto,
+             symbolic: Symbolic = False,
              fmt: Fmt = None, output: Output = None, dtype: Dtype = DType.float64,
              precision: Precision = None, device: DeviceOpt = None, max_memory: MaxMemory = None,
              full: Full = False, chunk_size: ChunkSize = None, skip_bad: SkipBad = False,
              no_cache: NoCache = False) -> None:
     """The Jacobian ∂f/∂x, shape out_shape + in_shape.  Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2"""
-    _compute("jacobian", expr, at, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
+    _compute("jacobian", expr, at, vars=vars, wrt=wrt, mode=mode, symbolic=symbolic, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
 @app.command()
 def hessian(expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None,
-            mode: HessMode = SecondOrderMode.fwd_rev, fmt: Fmt = None, output: Output = None,
+            mode: HessMode = SecondOrderMode.fwd_rev, symbolic: Symbolic = False, fmt: Fmt = None, output: Output = None,
             dtype: Dtype = DType.float64, precision: Precision = None, device: DeviceOpt = None,
             max_memory: MaxMemory = None, full: Full = False, chunk_size: ChunkSize = None,
         skip_bad: SkipBad = False, no_cache: NoCache = False) -> None:
     """The Hessian ∂²f/∂x², shape out_shape + in_shape + in_shape.  Example: jaccli hessian "x**2*y + y**3" --at 1,2"""
-    _compute("hessian", expr, at, vars=vars, wrt=wrt, mode=mode, fmt=fmt, output=output, dtype=dtype,
+    _compute("hessian", expr, at, vars=vars, wrt=wrt, mode=mode, symbolic=symbolic, fmt=fmt, output=output, dtype=dtype,
              precision=precision, device=device, max_memory=max_memory, full=full,
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
@@ -225,6 +235,7 @@ Partial = Annotated[Optional[str], typer.Option(
 
 @app.command()
 def derivative(expr: Expr, at: At = None, order: Order = None, partial: Partial = None, vars: Vars = None,
+               symbolic: Symbolic = False,
                fmt: Fmt = None, output: Output = None, dtype: Dtype = DType.float64, precision: Precision = None,
                device: DeviceOpt = None, max_memory: MaxMemory = None, full: Full = False,
                no_cache: NoCache = False) -> None:
@@ -235,9 +246,89 @@ def derivative(expr: Expr, at: At = None, order: Order = None, partial: Partial 
     if partial and order and order != len(_names(partial)):
         raise typer.BadParameter(f"--wrt names {len(_names(partial))} variables but --order is {order}",
                                  param_hint="--order")
-    _compute("derivative", expr, at, vars=vars, order=order, partial=partial, fmt=fmt, output=output,
+    _compute("derivative", expr, at, vars=vars, order=order, partial=partial, symbolic=symbolic, fmt=fmt,
+             output=output,
              dtype=dtype, precision=precision, device=device, max_memory=max_memory, full=full,
              no_cache=no_cache)
+
+
+class Of(str, enum.Enum):
+    eval = "eval"
+    grad = "grad"
+    jacobian = "jacobian"
+    hessian = "hessian"
+    jvp = "jvp"
+    vjp = "vjp"
+    hvp = "hvp"
+    derivative = "derivative"
+
+
+@app.command()
+def check(expr: Expr, at: At = None,
+          of: Annotated[Of, typer.Option("--of", help="The derivative to check.")] = Of.jacobian,
+          expect: Annotated[Optional[str], typer.Option(
+              "--expect", metavar="FILE|-|LITERAL",
+              help="What it should be: .npy, .json, .csv/.txt, '-' (stdin) or a literal like '[[4,1],[0,2]]'. "
+                   "Without it: AD against finite differences and SymPy.", show_default=False)] = None,
+          rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance.")] = 1e-5,
+          atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-8,
+          order: Annotated[Optional[int], typer.Option(
+              "--order", "-k", metavar="K", min=1, max=3,
+              help="Check the derivatives of orders 1…K (like jax.test_util.check_grads).",
+              show_default=False)] = None,
+          v: V = None, u: U = None, vars: Vars = None, wrt: Wrt = None, fmt: Fmt = None,
+          dtype: Dtype = DType.float64, device: DeviceOpt = None, max_memory: MaxMemory = None,
+          no_cache: NoCache = False) -> None:
+    """Check a derivative: exit 0 when it agrees, 1 with the entries that differ.
+
+    Example: jaccli check "[x**2*y, sin(z)]" --at 1,2,pi/2 --of jacobian --expect jacobian.csv
+    """
+    from .budget import parse_size
+    from .checking import check as run_check
+    from .evaluate import Request
+    from .output import write_check
+
+    command = "derivative" if order and of in (Of.grad, Of.jacobian, Of.derivative) else of.value
+    base = Request(command=command, expr=expr, at=tuple(at or ()), v=tuple(v or ()), u=tuple(u or ()),
+                   vars=_names(vars), wrt=_names(wrt) if command != "derivative" else None,
+                   partial=_names(wrt) if command == "derivative" and wrt else None,
+                   order=order if command == "derivative" else None, dtype=dtype.value,
+                   device=device.value if device else None,
+                   max_memory=parse_size(max_memory) if max_memory else None, no_cache=no_cache)
+    reports = []
+    for request in _check_points(base):
+        reports.extend(run_check(request, expect=expect, rtol=rtol, atol=atol))
+    if not write_check(reports, fmt.value if fmt else None):
+        raise typer.Exit(int(ExitCode.DISAGREE))
+
+
+def _check_points(request):
+    """One request per point: --at @points.csv (or .npy, .jsonl) checks every row."""
+    from dataclasses import replace
+
+    from .batch import _record_source
+    from .records import BadRecord, RecordReader
+
+    source = _record_source(request.at, "--at")
+    if source is None:
+        yield request
+        return
+    for block in RecordReader(source).blocks():
+        if isinstance(block, BadRecord):
+            raise JaccliError(f"line {block.line}: {block.message}")
+        rows = block.matrix if block.matrix is not None else block.rows
+        for row in rows:
+            if isinstance(row, dict):
+                at = tuple(f"{k}={json_list(v)}" for k, v in row.items())
+            else:
+                at = (",".join(repr(float(x)) for x in row),)
+            yield replace(request, at=at)
+
+
+def json_list(value) -> str:
+    import json
+
+    return json.dumps(value)
 
 
 @app.command()

@@ -51,7 +51,11 @@ def jvp(f, mode=None):
 
 
 def vjp(f, mode=None):
-    return lambda z, c, u: jax.vjp(lambda z: f(z, c), z)[1](u)[0]
+    def g(z, c, u):
+        out, pullback = jax.vjp(lambda z: f(z, c), z)
+        return pullback(u.reshape(out.shape))[0]  # u comes flat: give it the output's shape
+
+    return g
 
 
 def hvp(f, mode):

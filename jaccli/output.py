@@ -165,3 +165,37 @@ def _open_binary(output: str | None):
         return open(output, "wb")
     except OSError as error:
         raise JaccliError(f"cannot write {output!r}: {error.strerror}") from None
+
+
+def write_check(reports: list, fmt: str | None) -> bool:
+    """Print check reports: a summary line each, and the entries that differ; True when all agree."""
+    from .checking import summarize, summary_line
+
+    data = [summarize(report) for report in reports]
+    fmt = fmt or ("table" if _isatty(sys.stdout) else "plain")
+    if fmt == "json":
+        import json
+
+        _write("".join(json.dumps(item) + "\n" for item in data), None)
+        return all(item["ok"] for item in data)
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, no_color="NO_COLOR" in os.environ or None,
+                      width=None if _isatty(sys.stdout) else 10_000)
+    for item in data:
+        for reference in item["references"]:
+            if not reference["mismatches"]:
+                continue
+            table = Table(title=Text(f"entries that differ from {reference['reference']}"), title_justify="left")
+            for column in ("index", "entry", "expected", "got", "abs error", "rel error"):
+                table.add_column(column, justify="left" if column in ("index", "entry") else "right")
+            for row in reference["mismatches"][:50]:
+                table.add_row(Text(str(tuple(row["index"]))), Text(row["label"]), f"{row['expected']:.10g}",
+                              f"{row['got']:.10g}", f"{row['abs_error']:.3g}", f"{row['rel_error']:.3g}")
+            console.print(table)
+        for note in item["skipped"]:
+            console.print(Text(f"note: {note}", style="dim"))
+        console.print(Text(summary_line(item), style="bold green" if item["ok"] else "bold red"))
+    return all(item["ok"] for item in data)

@@ -89,7 +89,7 @@ def to_json(result) -> tuple[str, bool]:
         nonfinite |= bad
     document = {
         "command": result.command,
-        "expr": result.request.expr,
+        "expr": result.expression.text,
         "variables": list(result.layout.names),
         "wrt": [s.name for s in result.layout.wrt],
         "point": point,
@@ -110,7 +110,7 @@ def _large_json(result) -> str:
 
     point = {name: np.asarray(array, dtype=np.float64) for name, array in result.point.items()}
     document = {
-        "command": result.command, "expr": result.request.expr, "variables": list(result.layout.names),
+        "command": result.command, "expr": result.expression.text, "variables": list(result.layout.names),
         "wrt": [s.name for s in result.layout.wrt], "point": point, "shape": list(result.value.shape),
         "value": np.ascontiguousarray(result.value, dtype=np.float64), "mode": result.mode,
         "dtype": result.dtype, "device": result.device, **result.extra,

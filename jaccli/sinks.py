@@ -97,7 +97,7 @@ class JsonSink(Sink):
         super().__init__(*args, **kw)
         plan = self.plan
         self.fixed = {
-            "command": plan.request.command, "expr": plan.request.expr,
+            "command": plan.request.command, "expr": plan.expression.text,
             "variables": list(plan.layout.names), "wrt": [s.name for s in plan.layout.wrt],
             "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype, "device": plan.device,
         }

@@ -65,7 +65,7 @@ def sympy_derivative(expr: str, names: list[str], point: list[float], order: int
         result = sympy.derive_by_array(result, symbols)  # the new axis comes first: move it last
         rank = len(result.shape)
         result = sympy.permutedims(result, list(range(1, rank)) + [0])
-    values = dict(zip(symbols, [sympy.Float(repr(float(p)), 30) for p in point]))
+    values = dict(zip(symbols, [sympy.Float(float(p), 30) for p in point]))  # the exact binary values
     entries = sympy.flatten(result) if hasattr(result, "shape") else [result]
     numbers = [float(sympy.re(sympy.N(sympy.sympify(e).subs(values), 30))) for e in entries]
     shape = tuple(result.shape) if hasattr(result, "shape") else ()

@@ -170,3 +170,9 @@ def test_matrix_variable_keeps_its_shape():
     assert got.shape == (2, 3)
     np.testing.assert_allclose(got, 2 * np.tanh(X) / np.cosh(X) ** 2, rtol=RTOL)
     assert compute("hessian", "sum(X**3)", "X=[[1,2],[3,4]]").shape == (2, 2, 2, 2)
+
+
+def test_vjp_with_scalar_and_matrix_outputs():
+    assert compute("vjp", "x*y", "1,2", u="3").tolist() == [6.0, 3.0]
+    got = compute("vjp", "[[x*y, x], [y, x**2]]", "1,2", u="[[1, 2], [3, 4]]")
+    assert got.tolist() == [2 + 2 + 8, 1 + 3]
