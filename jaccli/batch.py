@@ -94,7 +94,7 @@ class BatchRun:
         jax, jnp = _jax(cache.enabled(request.no_cache))
         self.request = request
         self.jax = jax
-        self.budget = request.max_memory or default_max_memory()
+        self.budget = default_max_memory() if request.max_memory is None else request.max_memory
         self.expression = read_expression(request.expr)
         self.dtype = jnp.dtype(request.dtype)
         self.device = select_device(request.device)

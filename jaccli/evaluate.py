@@ -83,7 +83,7 @@ def run(request: Request) -> Result:
 
     use_cache = cache.enabled(request.no_cache)
     jax, jnp = _jax(use_cache)
-    budget = request.max_memory or default_max_memory()
+    budget = default_max_memory() if request.max_memory is None else request.max_memory
     expression = read_expression(request.expr)
     spec = points.read_spec(request.at, max_bytes=budget)
     wrt = tuple(dict.fromkeys(request.partial)) if request.partial else request.wrt

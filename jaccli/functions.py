@@ -27,13 +27,16 @@ SIGNATURES: dict[str, Signature] = {
         name: _UNARY
         for name in (
             "sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh "
-            "exp exp2 expm1 log1p log10 log2 sqrt cbrt square abs sign floor ceil "
-            "erf erfc gamma lgamma sigmoid softplus"
+            "exp exp2 expm1 log1p log10 log2 sqrt cbrt square abs sign floor ceil round trunc "
+            "sec csc cot erf erfc erfinv gamma lgamma digamma sigmoid softplus"
         ).split()
     },
     "log": Signature(1, 2, doc="log(x) natural logarithm; log(x, b) to base b"),
     "atan2": Signature(2, 2),
     "hypot": Signature(2, 2),
+    "pow": Signature(2, 2, doc="pow(x, y) is x**y"),
+    "mod": Signature(2, 2, doc="mod(x, y): the remainder with the sign of y, like numpy.mod"),
+    "clip": Signature(3, 3, doc="clip(x, low, high)"),
     "min": Signature(1, -1, axis=True, doc="of one array: a reduction; of several: elementwise"),
     "max": Signature(1, -1, axis=True, doc="of one array: a reduction; of several: elementwise"),
     "where": Signature(3, 3, doc="where(cond, a, b): a where cond holds, else b"),
@@ -61,6 +64,13 @@ ALIASES: dict[str, str] = {
     "gammaln": "lgamma",
     "loggamma": "lgamma",
     "expit": "sigmoid",
+    "logistic": "sigmoid",
+    "power": "pow",
+    "fabs": "abs",
+    "ceiling": "ceil",
+    "Min": "min",
+    "Max": "max",
+    "psi": "digamma",
 }
 
 CONSTANTS = ("pi", "E", "inf", "nan")

@@ -302,10 +302,12 @@ def _builders(max_bytes: int) -> dict:
 
     def arange(args, kw):
         arity("arange", args, 1, 3, kw)
-        bounds = [float(a) for a in args]
-        count = len(np.arange(*bounds[:2], *(bounds[2:] or [1.0]))) if len(bounds) > 1 else bounds[0]
-        shape_of(count)
-        return np.arange(*bounds, dtype=np.float64)
+        start, stop, step = ([0.0] + [float(a) for a in args] + [1.0])[-3:] if len(args) == 1 else \
+            ([float(a) for a in args] + [1.0])[:3]
+        if step == 0 or not all(map(math.isfinite, (start, stop, step))):
+            raise PointError("arange() needs finite bounds and a nonzero step")
+        shape_of(max(0, math.ceil((stop - start) / step)))  # refuse before allocating
+        return np.arange(start, stop, step, dtype=np.float64)
 
     def eye(args, kw):
         arity("eye", args, 1, 1, kw)

@@ -31,7 +31,10 @@ def _table(sp):
         "ceiling": sp.ceiling, "ceil": sp.ceiling, "erf": sp.erf, "erfc": sp.erfc, "gamma": sp.gamma,
         "lgamma": sp.loggamma, "sigmoid": lambda x: 1 / (1 + sp.exp(-x)),
         "softplus": lambda x: sp.log(1 + sp.exp(x)), "log": lambda x, b=None: sp.log(x) if b is None else sp.log(x, b),
-        "min": sp.Min, "max": sp.Max,
+        "min": sp.Min, "max": sp.Max, "round": lambda x: sp.floor(x + sp.Rational(1, 2)),
+        "trunc": lambda x: sp.sign(x) * sp.floor(sp.Abs(x)), "sec": sp.sec, "csc": sp.csc, "cot": sp.cot,
+        "erfinv": sp.erfinv, "digamma": sp.digamma, "pow": lambda x, y: x**y, "mod": sp.Mod,
+        "clip": lambda x, low, high: sp.Min(sp.Max(x, low), high),
     }
 
 

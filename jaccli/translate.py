@@ -47,6 +47,9 @@ def _functions() -> dict:
         "abs": jnp.abs, "sign": jnp.sign, "floor": jnp.floor, "ceil": jnp.ceil,
         "erf": special.erf, "erfc": special.erfc, "gamma": special.gamma, "lgamma": special.gammaln,
         "sigmoid": jax.nn.sigmoid, "softplus": jax.nn.softplus,
+        "round": jnp.round, "trunc": jnp.trunc, "sec": lambda x: 1 / jnp.cos(x), "csc": lambda x: 1 / jnp.sin(x),
+        "cot": lambda x: 1 / jnp.tan(x), "erfinv": special.erfinv, "digamma": special.digamma,
+        "pow": jnp.power, "mod": jnp.mod, "clip": jnp.clip,
         "sum": jnp.sum, "prod": jnp.prod, "mean": jnp.mean, "logsumexp": special.logsumexp,
         "norm": lambda x, axis=None: jnp.linalg.norm(x, axis=axis),
         "dot": jnp.dot,
@@ -71,16 +74,48 @@ def _numpy_functions() -> dict:
 
     table = {name: getattr(np, name) for name in (
         "sin cos tan sinh cosh tanh exp exp2 expm1 log log1p log10 log2 sqrt cbrt square hypot "
-        "abs sign floor ceil sum prod mean dot").split()}
+        "abs sign floor ceil round trunc mod clip sum prod mean dot").split()}
     table.update({
         "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "atan2": np.arctan2,
         "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
         "erf": elementwise(math.erf), "erfc": elementwise(math.erfc),
         "gamma": elementwise(math.gamma), "lgamma": elementwise(math.lgamma),
         "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.logaddexp(0, x),
+        "sec": lambda x: 1 / np.cos(x), "csc": lambda x: 1 / np.sin(x), "cot": lambda x: 1 / np.tan(x),
+        "pow": np.power, "erfinv": elementwise(_erfinv), "digamma": elementwise(_digamma),
         "norm": lambda x, axis=None: np.linalg.norm(x, axis=axis), "logsumexp": logsumexp,
     })
     return table
+
+
+def _erfinv(y: float) -> float:
+    """erf⁻¹ by Newton's method on math.erf (constants only; expressions use JAX's)."""
+    if not -1 < y < 1:
+        return math.copysign(math.inf, y) if abs(y) == 1 else math.nan
+    x = 0.0
+    for _ in range(100):
+        step = (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
+        x -= step
+        if abs(step) <= 1e-17 * max(1.0, abs(x)):
+            break
+    return x
+
+
+def _digamma(x: float) -> float:
+    """ψ(x) by recurrence and the asymptotic series (constants only; expressions use JAX's)."""
+    if x <= 0 and x == math.floor(x):
+        return math.nan
+    if x < 0:  # reflection
+        return _digamma(1 - x) - math.pi / math.tan(math.pi * x)
+    result = 0.0
+    while x < 10:
+        result -= 1 / x
+        x += 1
+    inverse = 1 / (x * x)
+    series = 0.0
+    for coefficient in (1 / 12, -691 / 32760, 1 / 132, -1 / 240, 1 / 252, -1 / 120, 1 / 12):  # B₂ₖ/2k, k = 7…1
+        series = series * inverse + coefficient
+    return result + math.log(x) - 0.5 / x - series * inverse
 
 
 def build_function(expression: Expression, layout: Layout, dtype=jnp.float64):

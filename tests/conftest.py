@@ -51,6 +51,7 @@ SYMPY_NAMES = {
     "softplus": lambda x: __import__("sympy").log(1 + __import__("sympy").exp(x)),
     "lgamma": lambda x: __import__("sympy").loggamma(x),
     "abs": lambda x: __import__("sympy").Abs(x),
+    "pow": lambda x, y: x**y,
 }
 
 
