@@ -7,7 +7,7 @@ import os
 import re
 
 from .errors import PointError, TooLargeError
-from .points import format_bytes
+from .builders import format_bytes
 
 
 def default_max_memory() -> int:

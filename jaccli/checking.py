@@ -243,3 +243,26 @@ def summary_line(data: dict) -> str:
     verdict = "ok" if data["ok"] else "FAIL"
     text = f"{verdict}: {data['of']} of {data['expr']}: " + "; ".join(parts or ["no reference to compare with"])
     return text + f" [rtol {data['rtol']:g}, atol {data['atol']:g}]"
+
+
+def check_points(request):
+    """One request per point: --at @points.csv (or .npy, .jsonl) checks every row."""
+    from dataclasses import replace
+
+    from .batch import _record_source
+    from .records import BadRecord, RecordReader
+
+    source = _record_source(request.at, "--at")
+    if source is None:
+        yield request
+        return
+    for block in RecordReader(source).blocks():
+        if isinstance(block, BadRecord):
+            raise PointError(f"line {block.line}: {block.message}")
+        rows = block.matrix if block.matrix is not None else block.rows
+        for row in rows:
+            if isinstance(row, dict):
+                at = tuple(f"{k}={json.dumps(v)}" for k, v in row.items())
+            else:
+                at = (",".join(repr(float(x)) for x in row),)
+            yield replace(request, at=at)

@@ -6,7 +6,6 @@ imported at module level: `jaccli --help` never loads JAX or SymPy.
 
 from __future__ import annotations
 
-import enum
 import os
 import sys
 from typing import Annotated, Optional
@@ -14,6 +13,9 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import ExitCode, JaccliError
+from .options import (  # noqa: F401
+    At, ChunkSize, DType, Device, DeviceOpt, Dtype, Expr, Fmt, Format, Full, HessMode, JacMode, JacobianMode, MaxMemory, NoCache, Of, Order, Output, Partial, Precision, SecondOrderMode, SkipBad, Symbolic, U, V, Vars, WithValue, Wrt,
+)
 
 app = typer.Typer(
     name="jaccli",
@@ -26,86 +28,6 @@ app = typer.Typer(
     rich_markup_mode=None,  # expressions are full of [brackets]: no markup in help texts
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-class Format(str, enum.Enum):
-    table = "table"
-    plain = "plain"
-    json = "json"
-    csv = "csv"
-    npy = "npy"
-    latex = "latex"
-
-
-class DType(str, enum.Enum):
-    float64 = "float64"
-    float32 = "float32"
-
-
-class Device(str, enum.Enum):
-    cpu = "cpu"
-    gpu = "gpu"
-    tpu = "tpu"
-
-
-class JacobianMode(str, enum.Enum):
-    auto = "auto"
-    fwd = "fwd"
-    rev = "rev"
-
-
-class SecondOrderMode(str, enum.Enum):
-    fwd_rev = "fwd-rev"
-    rev_fwd = "rev-fwd"
-    rev_rev = "rev-rev"
-
-
-Expr = Annotated[str, typer.Argument(metavar="EXPR", help="The expression, e.g. 'x**2*y + y**3', or @file.", show_default=False)]
-At = Annotated[Optional[list[str]], typer.Option(
-    "--at", "-a", metavar="POINT", help="The point: 1,2,pi/2 · x=1,y=2 · 'x=[1,2,3]' · X=@x.npy · 'x=full(100, 0.5)'. Repeatable.",
-    show_default=False)]
-V = Annotated[Optional[list[str]], typer.Option(
-    "--v", metavar="VECTOR", help="The tangent v (shape of the input): 1,0 · x=1,y=0 · @v.npy.", show_default=False)]
-U = Annotated[Optional[list[str]], typer.Option(
-    "--u", metavar="VECTOR", help="The cotangent u (shape of the output): 1,0 · '[[1,0],[0,1]]' · @u.npy.", show_default=False)]
-Vars = Annotated[Optional[str], typer.Option(
-    "--vars", metavar="NAMES", help="Order of the variables, comma-separated (default: as named in --at, else natural order).",
-    show_default=False)]
-Wrt = Annotated[Optional[str], typer.Option(
-    "--wrt", metavar="NAMES", help="Differentiate with respect to these variables only; the others are held.", show_default=False)]
-Fmt = Annotated[Optional[Format], typer.Option(
-    "--format", "-f", help="Output format [default: table on a terminal, else plain; or from --output's suffix].",
-    show_default=False)]
-Output = Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.",
-                                                show_default=False)]
-Dtype = Annotated[DType, typer.Option("--dtype", help="Floating-point type of the computation.")]
-Precision = Annotated[Optional[int], typer.Option(
-    "--precision", metavar="DIGITS", min=1, max=17, help="Significant digits shown (table and plain; display only).",
-    show_default=False)]
-DeviceOpt = Annotated[Optional[Device], typer.Option(
-    "--device", help="Run on this device [default: the first one jaxlib finds].", show_default=False)]
-MaxMemory = Annotated[Optional[str], typer.Option(
-    "--max-memory", metavar="SIZE", help="Refuse results larger than this: 4GB, 512MiB or bytes [default: a quarter of RAM].",
-    show_default=False)]
-Full = Annotated[bool, typer.Option("--full", help="Show every entry of large matrices in tables.")]
-ChunkSize = Annotated[Optional[int], typer.Option(
-    "--chunk-size", metavar="K", min=1,
-    help="Many points: points computed together. One point: basis directions a block for jacobian and "
-         "hessian (memory: result + O(K·n)) [default: from the memory budget].",
-    show_default=False)]
-NoCache = Annotated[bool, typer.Option(
-    "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
-Symbolic = Annotated[bool, typer.Option(
-    "--symbolic", help="The derivative as a formula (SymPy), with the numbers when --at is given; "
-                       "-f latex prints LaTeX.")]
-WithValue = Annotated[bool, typer.Option(
-    "--with-value", help="f(x) as well, in the same pass (like jax.value_and_grad).")]
-SkipBad = Annotated[bool, typer.Option(
-    "--skip-bad", help="Many points: write an error record for a bad input line and go on (default: stop).")]
-JacMode = Annotated[JacobianMode, typer.Option(
-    "--mode", help="auto: forward when inputs ≤ outputs, else reverse.")]
-HessMode = Annotated[SecondOrderMode, typer.Option(
-    "--mode", help="Order of the two differentiations (fwd-rev: forward-over-reverse).")]
 
 
 def _compute(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, mode=None,
@@ -225,14 +147,6 @@ def hvp(expr: Expr, at: At = None, v: V = None, vars: Vars = None, wrt: Wrt = No
              chunk_size=chunk_size, skip_bad=skip_bad, no_cache=no_cache)
 
 
-Order = Annotated[Optional[int], typer.Option(
-    "--order", "-k", metavar="K", min=1, max=8, help="The order of the derivative tensor [default: 1].",
-    show_default=False)]
-Partial = Annotated[Optional[str], typer.Option(
-    "--wrt", metavar="NAMES", help="One mixed partial: x,x,y is ∂³f/∂x²∂y (scalar variables).",
-    show_default=False)]
-
-
 @app.command()
 def derivative(expr: Expr, at: At = None, order: Order = None, partial: Partial = None, vars: Vars = None,
                symbolic: Symbolic = False,
@@ -250,17 +164,6 @@ def derivative(expr: Expr, at: At = None, order: Order = None, partial: Partial 
              output=output,
              dtype=dtype, precision=precision, device=device, max_memory=max_memory, full=full,
              no_cache=no_cache)
-
-
-class Of(str, enum.Enum):
-    eval = "eval"
-    grad = "grad"
-    jacobian = "jacobian"
-    hessian = "hessian"
-    jvp = "jvp"
-    vjp = "vjp"
-    hvp = "hvp"
-    derivative = "derivative"
 
 
 @app.command()
@@ -284,7 +187,7 @@ def check(expr: Expr, at: At = None,
     Example: jaccli check "[x**2*y, sin(z)]" --at 1,2,pi/2 --of jacobian --expect jacobian.csv
     """
     from .budget import parse_size
-    from .checking import check as run_check
+    from .checking import check as run_check, check_points
     from .evaluate import Request
     from .output import write_check
 
@@ -296,39 +199,10 @@ def check(expr: Expr, at: At = None,
                    device=device.value if device else None,
                    max_memory=parse_size(max_memory) if max_memory else None, no_cache=no_cache)
     reports = []
-    for request in _check_points(base):
+    for request in check_points(base):
         reports.extend(run_check(request, expect=expect, rtol=rtol, atol=atol))
     if not write_check(reports, fmt.value if fmt else None):
         raise typer.Exit(int(ExitCode.DISAGREE))
-
-
-def _check_points(request):
-    """One request per point: --at @points.csv (or .npy, .jsonl) checks every row."""
-    from dataclasses import replace
-
-    from .batch import _record_source
-    from .records import BadRecord, RecordReader
-
-    source = _record_source(request.at, "--at")
-    if source is None:
-        yield request
-        return
-    for block in RecordReader(source).blocks():
-        if isinstance(block, BadRecord):
-            raise JaccliError(f"line {block.line}: {block.message}")
-        rows = block.matrix if block.matrix is not None else block.rows
-        for row in rows:
-            if isinstance(row, dict):
-                at = tuple(f"{k}={json_list(v)}" for k, v in row.items())
-            else:
-                at = (",".join(repr(float(x)) for x in row),)
-            yield replace(request, at=at)
-
-
-def json_list(value) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 @app.command()

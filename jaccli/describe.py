@@ -7,6 +7,7 @@ import platform
 
 from . import cache, derivatives, points
 from .budget import default_max_memory
+from .builders import format_bytes
 from .evaluate import output_shape, read_expression, select_device, _jax
 from .layout import Layout
 
@@ -89,6 +90,6 @@ def system_info() -> dict:
         "devices": [f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices()],
         "default device": f"{device.platform}:{device.id}",
         "default dtype": "float64",
-        "memory budget": points.format_bytes(default_max_memory()) + " (--max-memory)",
+        "memory budget": format_bytes(default_max_memory()) + " (--max-memory)",
         "cache": cache.describe(),
     }

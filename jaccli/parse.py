@@ -11,13 +11,14 @@ hostile strings get a `ParseError` with a caret, never a hang.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 from . import functions
 from .errors import ParseError, UnknownNameError
+from .fold import fold
+from .lexer import Token, tokenize
 from .nodes import (
     Add, BoolOp, Call, Compare, Const, Index, List, Mul, Node, Num, Pow, Unary, Var, walk,
 )
@@ -25,28 +26,9 @@ from .nodes import (
 MAX_LENGTH = 1_000_000  # characters
 MAX_NODES = 100_000
 MAX_DEPTH = 100
-MAX_BITS = 10_000  # largest exact constant kept while folding
 
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)
-      | (?P<num>(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
-      | (?P<name>[A-Za-z_][A-Za-z_0-9]*|π)
-      | (?P<op>\*\*|<=|>=|==|!=|//|[-+*/^()\[\],:<>=&|~!%−×])
-    """,
-    re.VERBOSE,
-)
-_SPELLINGS = {"^": "**", "−": "-", "×": "*", "&": "and", "|": "or", "~": "not", "!": "not", "π": "pi"}
-_KEYWORDS = {"and", "or", "not"}
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}
-# binding power of infix operators (higher binds tighter); prefix '-' sits at 7, 'not' at 3
 _INFIX = {"or": 1, "and": 2, **{op: 4 for op in _COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6, "**": 8}
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # 'num', 'name', 'op', 'end'
-    text: str
-    pos: int
 
 
 @dataclass(frozen=True)
@@ -97,28 +79,6 @@ def parse_text(text: str, *, allow_keywords: frozenset[str] = frozenset()) -> No
 def natural_key(name: str):
     """Sort key putting x2 before x10."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens = []
-    pos = 0
-    match = _TOKEN.match
-    while pos < len(text):
-        m = match(text, pos)
-        if m is None:
-            raise ParseError(
-                f"unexpected character {text[pos]!r}", text, pos,
-                hint="expressions use numbers, names, + - * / ** ^, ( ), [ ], commas and comparisons",
-            )
-        kind = m.lastgroup
-        if kind != "ws":
-            word = _SPELLINGS.get(m.group(), m.group())
-            if kind == "name" and word in _KEYWORDS:
-                kind = "op"
-            tokens.append(Token(kind, word, pos))
-        pos = m.end()
-    tokens.append(Token("end", "", len(text)))
-    return tokens
 
 
 class _Parser:
@@ -365,41 +325,6 @@ def unknown_function(name: str, text: str, pos: int) -> UnknownNameError:
     if len(name) == 1:
         hint += f" For a product write {name}*(…)."
     return UnknownNameError(f"unknown function {name!r}", text, pos, hint=hint)
-
-
-def fold(node: Node, text: str) -> Node:
-    """Fold exact rational arithmetic on constants; leave everything else as it is."""
-    if isinstance(node, Unary) and isinstance(node.operand, Num):
-        return Num(-node.operand.value, pos=node.pos)
-    if isinstance(node, Add) and all(isinstance(t, Num) for _, t in node.terms):
-        return Num(sum((t.value if op == "+" else -t.value for op, t in node.terms), Fraction(0)), pos=node.pos)
-    if isinstance(node, Mul) and all(isinstance(f, Num) for _, f in node.factors):
-        value = Fraction(1)
-        for op, factor in node.factors:
-            if op == "/" and factor.value == 0:
-                return node  # left to the float arithmetic: inf or nan, as NumPy gives
-            value = value * factor.value if op == "*" else value / factor.value
-            _check_bits(value, text, node.pos)
-        return Num(value, pos=node.pos)
-    if isinstance(node, Pow) and isinstance(node.base, Num) and isinstance(node.exponent, Num):
-        base, exponent = node.base.value, node.exponent.value
-        if exponent.denominator != 1 or (base == 0 and exponent < 0):
-            return node
-        size = max(abs(base.numerator), base.denominator)
-        bits = abs(int(exponent)) * math.log2(size) if size > 1 else 0
-        if bits > MAX_BITS:
-            raise ParseError(
-                f"number too large: {node.base.value}**{node.exponent.value} has about "
-                f"{bits * math.log10(2):,.0f} digits",
-                text, node.pos, hint="float64 overflows beyond about 1.8e308",
-            )
-        return Num(base ** int(exponent), pos=node.pos)
-    return node
-
-
-def _check_bits(value: Fraction, text: str, pos: int) -> None:
-    if value.numerator.bit_length() + value.denominator.bit_length() > 2 * MAX_BITS:
-        raise ParseError("number too large while folding constants", text, pos)
 
 
 def _variable_uses(root: Node) -> dict[str, VariableUse]:

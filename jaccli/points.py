@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from . import parse
-from .errors import JaccliError, PointError, ShapeError, TooLargeError
+from .builders import builders
+from .errors import JaccliError, PointError, ShapeError
 from .functions import closest_names
 from .layout import Layout
 
@@ -89,9 +90,9 @@ def read_value(text: str, *, max_bytes: int, option: str = "--at") -> np.ndarray
         return load_array(text[1:])
     from .translate import evaluate_constant
 
-    root = parse.parse_text(text, allow_keywords=frozenset(_builders(max_bytes)))
+    root = parse.parse_text(text, allow_keywords=frozenset(builders(max_bytes)))
     try:
-        value = evaluate_constant(root, text, _builders(max_bytes))
+        value = evaluate_constant(root, text, builders(max_bytes))
     except ShapeError as error:
         raise PointError(f"{option}: {error.message}", error.hint, text=text, position=error.position) from None
     return np.asarray(value, dtype=np.float64)
@@ -263,74 +264,3 @@ def unknown_variable(name: str, variables, option: str) -> JaccliError:
 def _concat(arrays) -> np.ndarray:
     arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
     return np.concatenate(arrays) if arrays else np.zeros(0)
-
-
-# -- array builders, for --at/--v/--u values only --------------------------------------
-def _builders(max_bytes: int) -> dict:
-    def shape_of(value) -> tuple[int, ...]:
-        array = np.asarray(value)
-        if array.ndim > 1 or np.any(array != np.round(array)) or np.any(array < 0):
-            raise PointError(f"a shape is a whole number or a list of them, not {array.tolist()}")
-        shape = tuple(int(v) for v in np.atleast_1d(array))
-        if math.prod(shape) * 8 > max_bytes:
-            raise TooLargeError(
-                f"an array of shape {shape} would take {format_bytes(math.prod(shape) * 8)}",
-                hint="raise --max-memory, or use a smaller size",
-            )
-        return shape
-
-    def arity(name, args, low, high, keywords=(), allowed=()):
-        if not low <= len(args) <= high or set(keywords) - set(allowed):
-            raise PointError(f"{name}() takes {low}{f' to {high}' if high != low else ''} arguments"
-                             + (f" and {', '.join(allowed)}=" if allowed else ""))
-
-    def zeros(args, kw):
-        arity("zeros", args, 1, 1, kw)
-        return np.zeros(shape_of(args[0]))
-
-    def ones(args, kw):
-        arity("ones", args, 1, 1, kw)
-        return np.ones(shape_of(args[0]))
-
-    def full(args, kw):
-        arity("full", args, 2, 2, kw)
-        return np.full(shape_of(args[0]), float(args[1]))
-
-    def linspace(args, kw):
-        arity("linspace", args, 3, 3, kw)
-        return np.linspace(float(args[0]), float(args[1]), shape_of(args[2])[0])
-
-    def arange(args, kw):
-        arity("arange", args, 1, 3, kw)
-        start, stop, step = ([0.0] + [float(a) for a in args] + [1.0])[-3:] if len(args) == 1 else \
-            ([float(a) for a in args] + [1.0])[:3]
-        if step == 0 or not all(map(math.isfinite, (start, stop, step))):
-            raise PointError("arange() needs finite bounds and a nonzero step")
-        shape_of(max(0, math.ceil((stop - start) / step)))  # refuse before allocating
-        return np.arange(start, stop, step, dtype=np.float64)
-
-    def eye(args, kw):
-        arity("eye", args, 1, 1, kw)
-        (n,) = shape_of(args[0])[:1]
-        shape_of((n, n))
-        return np.eye(n)
-
-    def random(args, kw):
-        """Uniform on [0, 1), reproducible: seed 0 unless seed= is given."""
-        arity("random", args, 1, 1, kw, ("seed",))
-        seed = int(kw.get("seed", 0))
-        return np.random.default_rng(seed).random(shape_of(args[0]))
-
-    return {"zeros": zeros, "ones": ones, "full": full, "linspace": linspace,
-            "arange": arange, "eye": eye, "random": random}
-
-
-BUILDER_NAMES = ("zeros", "ones", "full", "linspace", "arange", "eye", "random")
-
-
-def format_bytes(size: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1000
-    return f"{size} bytes"

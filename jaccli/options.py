@@ -1,0 +1,107 @@
+"""The command line's option types: choices as str Enums, options as Annotated aliases."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    plain = "plain"
+    json = "json"
+    csv = "csv"
+    npy = "npy"
+    latex = "latex"
+
+
+class DType(str, enum.Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+class Device(str, enum.Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+    tpu = "tpu"
+
+
+class JacobianMode(str, enum.Enum):
+    auto = "auto"
+    fwd = "fwd"
+    rev = "rev"
+
+
+class SecondOrderMode(str, enum.Enum):
+    fwd_rev = "fwd-rev"
+    rev_fwd = "rev-fwd"
+    rev_rev = "rev-rev"
+
+
+Expr = Annotated[str, typer.Argument(metavar="EXPR", help="The expression, e.g. 'x**2*y + y**3', or @file.", show_default=False)]
+At = Annotated[Optional[list[str]], typer.Option(
+    "--at", "-a", metavar="POINT", help="The point: 1,2,pi/2 · x=1,y=2 · 'x=[1,2,3]' · X=@x.npy · 'x=full(100, 0.5)'. Repeatable.",
+    show_default=False)]
+V = Annotated[Optional[list[str]], typer.Option(
+    "--v", metavar="VECTOR", help="The tangent v (shape of the input): 1,0 · x=1,y=0 · @v.npy.", show_default=False)]
+U = Annotated[Optional[list[str]], typer.Option(
+    "--u", metavar="VECTOR", help="The cotangent u (shape of the output): 1,0 · '[[1,0],[0,1]]' · @u.npy.", show_default=False)]
+Vars = Annotated[Optional[str], typer.Option(
+    "--vars", metavar="NAMES", help="Order of the variables, comma-separated (default: as named in --at, else natural order).",
+    show_default=False)]
+Wrt = Annotated[Optional[str], typer.Option(
+    "--wrt", metavar="NAMES", help="Differentiate with respect to these variables only; the others are held.", show_default=False)]
+Fmt = Annotated[Optional[Format], typer.Option(
+    "--format", "-f", help="Output format [default: table on a terminal, else plain; or from --output's suffix].",
+    show_default=False)]
+Output = Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.",
+                                                show_default=False)]
+Dtype = Annotated[DType, typer.Option("--dtype", help="Floating-point type of the computation.")]
+Precision = Annotated[Optional[int], typer.Option(
+    "--precision", metavar="DIGITS", min=1, max=17, help="Significant digits shown (table and plain; display only).",
+    show_default=False)]
+DeviceOpt = Annotated[Optional[Device], typer.Option(
+    "--device", help="Run on this device [default: the first one jaxlib finds].", show_default=False)]
+MaxMemory = Annotated[Optional[str], typer.Option(
+    "--max-memory", metavar="SIZE", help="Refuse results larger than this: 4GB, 512MiB or bytes [default: a quarter of RAM].",
+    show_default=False)]
+Full = Annotated[bool, typer.Option("--full", help="Show every entry of large matrices in tables.")]
+ChunkSize = Annotated[Optional[int], typer.Option(
+    "--chunk-size", metavar="K", min=1,
+    help="Many points: points computed together. One point: basis directions a block for jacobian and "
+         "hessian (memory: result + O(K·n)) [default: from the memory budget].",
+    show_default=False)]
+NoCache = Annotated[bool, typer.Option(
+    "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
+Symbolic = Annotated[bool, typer.Option(
+    "--symbolic", help="The derivative as a formula (SymPy), with the numbers when --at is given; "
+                       "-f latex prints LaTeX.")]
+WithValue = Annotated[bool, typer.Option(
+    "--with-value", help="f(x) as well, in the same pass (like jax.value_and_grad).")]
+SkipBad = Annotated[bool, typer.Option(
+    "--skip-bad", help="Many points: write an error record for a bad input line and go on (default: stop).")]
+JacMode = Annotated[JacobianMode, typer.Option(
+    "--mode", help="auto: forward when inputs ≤ outputs, else reverse.")]
+HessMode = Annotated[SecondOrderMode, typer.Option(
+    "--mode", help="Order of the two differentiations (fwd-rev: forward-over-reverse).")]
+
+
+Order = Annotated[Optional[int], typer.Option(
+    "--order", "-k", metavar="K", min=1, max=8, help="The order of the derivative tensor [default: 1].",
+    show_default=False)]
+Partial = Annotated[Optional[str], typer.Option(
+    "--wrt", metavar="NAMES", help="One mixed partial: x,x,y is ∂³f/∂x²∂y (scalar variables).",
+    show_default=False)]
+
+
+class Of(str, enum.Enum):
+    eval = "eval"
+    grad = "grad"
+    jacobian = "jacobian"
+    hessian = "hessian"
+    jvp = "jvp"
+    vjp = "vjp"
+    hvp = "hvp"
+    derivative = "derivative"
