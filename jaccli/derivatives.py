@@ -23,8 +23,6 @@ import math
 import jax
 import jax.numpy as jnp
 
-JACOBIAN_MODES = ("auto", "fwd", "rev")
-SECOND_ORDER_MODES = ("fwd-rev", "rev-fwd", "rev-rev")
 
 _JAC = {"fwd": jax.jacfwd, "rev": jax.jacrev}
 

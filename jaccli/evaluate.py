@@ -19,7 +19,6 @@ from .errors import ComputeError, JaccliError, PointError, ShapeError
 from .layout import Layout
 from .parse import Expression, parse_expression
 
-COMMANDS = ("eval", "grad", "jacobian", "hessian", "jvp", "vjp", "hvp", "derivative")
 SCALAR_ONLY = {"grad": "`grad`", "hvp": "`hvp`"}
 
 
@@ -120,7 +119,7 @@ def run(request: Request) -> Result:
         )
     mode, shape, make_operator, block = _operation(request, layout, out_shape, dtype, budget)
     guard_size(command, shape, dtype.itemsize, budget)
-    w = _vector(request, layout, out_shape, budget).astype(dtype)
+    w = _vector(request, layout, out_shape, budget).astype(dtype, copy=False)
     if entry is not None and metadata.get("block") != block:
         entry = None
 

@@ -111,23 +111,8 @@ def entry_label(name: str, shape: tuple[int, ...], flat_index: int) -> str:
     return f"{name}[{','.join(map(str, reversed(index)))}]"
 
 
-def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
-    if not shape:
-        return [name]
-    return [f"{name}[{','.join(map(str, index))}]" for index in _indices(shape)]
-
-
 def output_labels(shape: tuple[int, ...], name: str = "f") -> Labels:
     """f for a scalar, f0 f1 … for a vector, f[0,1] … for a matrix."""
     if len(shape) == 1:
         return Labels(shape[0], lambda i: f"{name}{i}")
     return Labels(math.prod(shape), lambda i: entry_label(name, shape, i))
-
-
-def _indices(shape: tuple[int, ...]):
-    if not shape:
-        yield ()
-        return
-    for i in range(shape[0]):
-        for rest in _indices(shape[1:]):
-            yield (i, *rest)

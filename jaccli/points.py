@@ -262,5 +262,8 @@ def unknown_variable(name: str, variables, option: str) -> JaccliError:
 
 
 def _concat(arrays) -> np.ndarray:
+    """The arrays flattened and joined (one array is returned as it is, not copied)."""
     arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    if len(arrays) == 1:
+        return arrays[0]
     return np.concatenate(arrays) if arrays else np.zeros(0)
