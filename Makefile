@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed-test
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m compileall -q jaccli  # an editable install has no .pyc, and PYTHONDONTWRITEBYTECODE may be set
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -66,19 +66,20 @@ def enable_xla_cache(jax) -> None:
 
 @functools.cache
 def _source_hash() -> str:
-    """A hash of jaccli's own modules: a changed jaccli never reuses an old executable."""
+    """A hash of jaccli's own modules (names, sizes, times): a changed jaccli never reuses an old executable."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        info = path.stat()
+        digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns};".encode())
     return digest.hexdigest()[:16]
 
 
 def executable_key(**parts) -> str:
     """A hash of everything that decides the compiled function."""
-    from importlib import metadata
+    import jax
+    import jaxlib
 
-    versions = {name: metadata.version(name) for name in ("jax", "jaxlib")}
+    versions = {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
     text = json.dumps({**parts, **versions, "jaccli": _source_hash()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
