@@ -45,7 +45,9 @@ def _record_source(texts, option: str) -> str | None:
         return None
     path = text[1:]
     suffix = os.path.splitext(path)[1].lower()
-    if suffix in (".csv", ".jsonl", ".ndjson", ".txt"):
+    if suffix in (".jsonl", ".ndjson"):  # JSON lines: one record a line, for any option
+        return path
+    if suffix in (".csv", ".txt"):  # for --v/--u a CSV file is one vector (a matrix for X of 30×40)
         return path if option == "--at" else None
     if suffix == ".npy" and option == "--at":
         try:

@@ -141,3 +141,9 @@ def test_nonfinite_results_in_json_lines_are_strings():
     values = [json.loads(line)["value"] for line in done.stdout.splitlines()]
     assert values == [["inf", "-inf"], [1.0, 0.0]]
     assert "non-finite" in done.stderr
+
+
+def test_many_vectors_from_a_json_lines_file(tmp_path):
+    (tmp_path / "vectors.jsonl").write_text('[1, 0]\n[0, 1]\n{"x": 1, "y": 1}\n')
+    done = jaccli("hvp", "x**2*y + y**3", "--at", "1,2", "--v", f"@{tmp_path / 'vectors.jsonl'}", "-f", "plain")
+    assert done.stdout == "4.0 2.0\n2.0 12.0\n6.0 14.0\n"
