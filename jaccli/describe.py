@@ -78,7 +78,7 @@ def system_info() -> dict:
             return "not installed"
 
     jax, _ = _jax()
-    device = select_device(None)
+    device = select_device(None)  # a backend that won't start is an error here, not a traceback
     return {
         "jaccli": version("jaccli"),
         "python": platform.python_version(),

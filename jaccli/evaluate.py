@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,14 +225,21 @@ def _vector(request: Request, layout: Layout, out_shape, budget: int) -> np.ndar
 
 def select_device(name: str | None):
     jax, _ = _jax()
+    try:
+        found = jax.devices()
+    except RuntimeError as error:  # the backend itself would not start (JAX_PLATFORMS, drivers)
+        platforms = os.environ.get("JAX_PLATFORMS")
+        raise ComputeError(f"cannot start a JAX backend: {str(error).splitlines()[0]}",
+                           hint=f"JAX_PLATFORMS is {platforms!r}: unset it, or install that platform's jaxlib"
+                           if platforms else "see `jaccli info`; for NVIDIA GPUs: pip install 'jaccli[cuda12]'") from None
     if name is None:
-        return jax.devices()[0]
+        return found[0]
     try:
         return jax.devices(name)[0]
     except RuntimeError:
-        found = ", ".join(sorted({d.platform for d in jax.devices()}))
+        platforms = ", ".join(sorted({d.platform for d in found}))
         raise JaccliError(
-            f"no {name} device: jaxlib found only {found}",
+            f"no {name} device: jaxlib found only {platforms}",
             hint="for NVIDIA GPUs: pip install 'jaccli[cuda12]'; `jaccli info` lists the devices",
         ) from None
 

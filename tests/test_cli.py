@@ -203,3 +203,9 @@ def test_runtime_failure_maps_to_exit_3(monkeypatch, capsys):
     monkeypatch.setattr(evaluate, "run", explode)
     assert cli.main(["grad", "x**2", "--at", "1"]) == 3
     assert capsys.readouterr().err.startswith("error: the computation failed")
+
+
+def test_a_backend_that_will_not_start_is_a_device_error_not_a_bug():
+    done = jaccli("grad", "x**2", "--at", "3", env={"JAX_PLATFORMS": "tpu"})
+    assert done.returncode == 3 and done.stderr.startswith("error: cannot start a JAX backend")
+    assert "JAX_PLATFORMS is 'tpu'" in done.stderr and "Traceback" not in done.stderr
