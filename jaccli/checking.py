@@ -185,12 +185,13 @@ def sympy_reference(request: Request, result: Result) -> np.ndarray:
     command = request.command
     try:
         base = {"jvp": "jacobian", "vjp": "jacobian", "hvp": "hessian"}.get(command, command)
-        value = symbolic.symbolic_derivative(result.expression, layout, base, order=request.order,
-                                             partial=request.partial)
+        value = symbolic.within(10, symbolic.symbolic_derivative, result.expression, layout, base,
+                                order=request.order, partial=request.partial)
+        _, symbols = symbolic.to_sympy(result.expression, layout.names)
+        numbers = symbolic.within(10, symbolic.evaluate, value, symbols,
+                                  [float(result.point[name]) for name in layout.names])
     except symbolic.SymbolicError as error:
         raise ShapeError(error.message) from None
-    _, symbols = symbolic.to_sympy(result.expression, layout.names)
-    numbers = symbolic.evaluate(value, symbols, [float(result.point[name]) for name in layout.names])
     if command == "jvp":
         v = points.read_vector(request.v, layout, layout.in_shape, option="--v", max_bytes=2**31)
         return (numbers.reshape(-1, layout.z_size) @ v).reshape(result.value.shape)

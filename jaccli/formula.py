@@ -23,8 +23,9 @@ def write_formula(request: Request, fmt: str | None, output: str | None) -> None
     expression = read_expression(request.expr)
     result = run(request) if request.at else None
     layout = result.layout if result else _scalar_layout(expression, request)
-    value = symbolic.simplify(symbolic.symbolic_derivative(
-        expression, layout, request.command, order=request.order, partial=request.partial))
+    value = symbolic.simplify(symbolic.within(
+        20, symbolic.symbolic_derivative, expression, layout, request.command, order=request.order,
+        partial=request.partial))
     if fmt == "latex":
         _emit(symbolic.to_latex(value) + "\n", output)
         return

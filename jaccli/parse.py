@@ -24,7 +24,7 @@ from .nodes import (
 )
 
 MAX_LENGTH = 1_000_000  # characters
-MAX_NODES = 100_000
+MAX_NODES = 20_000  # XLA compile time grows fast with the graph: beyond this, arrays and reductions
 MAX_DEPTH = 100
 
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}

@@ -79,7 +79,10 @@ def to_sympy(expression, names):
                 args = [build(a) for a in node.args]
                 if node.name in ("min", "max") and len(args) == 1:
                     raise SymbolicError(f"{node.name}() of one array has no symbolic form here")
-                return table[node.name](*args)
+                function = table[node.name]
+                if isinstance(function, type) and issubclass(function, sp.Function):
+                    return function(*args, evaluate=False)  # gamma(10**9) stays a formula, not a factorial
+                return function(*args)
             raise SymbolicError(f"{node.name}() works on arrays: it has no symbolic form here",
                                 hint="symbolic derivatives take expressions of scalar variables (x, y, x0, x1 …)")
         if isinstance(node, nodes.Index):
@@ -115,20 +118,34 @@ def symbolic_derivative(expression, layout, command: str, *, order=None, partial
     return result
 
 
-def simplify(value, seconds: float = 2.0):
-    """sympy.simplify within a time bound (the unsimplified form when it runs out)."""
+def simplify(value, seconds: float = 5.0):
+    """sympy.simplify, entry by entry, within `seconds` in all (entries past the budget stay as they are)."""
+    import time
+
     import sympy as sp
 
-    def run(item):
-        with _time_limit(seconds):
-            return sp.simplify(item)
+    deadline = time.monotonic() + seconds
 
+    def run(item):
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            return item
+        try:
+            with _time_limit(min(left, 2.0)):
+                return sp.simplify(item)
+        except TimeoutError:
+            return item
+
+    return value.applyfunc(run) if hasattr(value, "applyfunc") else run(value)
+
+
+def within(seconds: float, function, *args, **kwargs):
+    """function(*args) within a time bound, else a SymbolicError (SymPy work on hostile input)."""
     try:
-        if hasattr(value, "applyfunc"):
-            return value.applyfunc(run)
-        return run(value)
+        with _time_limit(seconds):
+            return function(*args, **kwargs)
     except TimeoutError:
-        return value
+        raise SymbolicError(f"SymPy took more than {seconds:g} s", hint="the expression is too large for a formula") from None
 
 
 @contextmanager
