@@ -22,6 +22,7 @@ from .layout import Layout
 from .records import BadRecord, Block, RecordReader
 
 MAX_CHUNK = 65536
+STREAM_CHUNK = 4096  # a pipe: a lone line is padded to the chunk, so keep answers quick
 CHUNK_BYTES = 256 * 2**20  # what one chunk's arrays may take, roughly
 TRACES = {"count": 0}  # how many times a batch function was traced (tests read it)
 
@@ -262,7 +263,8 @@ class BatchRun:
         shape = derivatives.result_shape(command, out_shape, layout.in_shape)
         guard_size(command, shape, self.dtype.itemsize, self.budget)
         per_point = (math.prod(shape) + 2 * (layout.z_size + layout.c_size)) * self.dtype.itemsize
-        chunk = self.chunk_size or max(1, min(MAX_CHUNK, CHUNK_BYTES // (4 * per_point)))
+        limit = MAX_CHUNK if self.reader.total is not None else STREAM_CHUNK
+        chunk = self.chunk_size or max(1, min(limit, CHUNK_BYTES // (4 * per_point)))
         self.plan = Plan(request, self.expression, layout, out_shape, shape, mode,
                          f"{self.device.platform}:{self.device.id}", request.dtype, chunk)
         self.reader.max_rows = chunk

@@ -198,7 +198,7 @@ class RecordReader:
         body = data[body_start:]
         if not body.strip():
             return
-        fast = _parse_csv_fast(body)
+        fast = _parse_csv_fast(body) if body.count(b"\n") > 64 else None  # a few lines: Python is quicker
         if fast is not None:
             yield Block(np.arange(line_no + 1, line_no + 1 + fast.shape[0]), matrix=fast)
             return

@@ -24,6 +24,9 @@ from .errors import PointError
 from .records import BadRecord
 
 
+SMALL = 4096  # numbers in a chunk below which plain Python formats faster than a polars frame
+
+
 def open_sink(fmt: str, plan, stream, *, precision=None):
     kind = {"csv": CsvSink, "plain": PlainSink, "json": JsonSink, "npy": NpySink, "table": TableSink}[fmt]
     return kind(plan, stream, precision=precision)
@@ -72,9 +75,9 @@ class CsvSink(Sink):
         return buffer.getvalue().encode()
 
     def format_rows(self, matrix: np.ndarray) -> bytes:
-        if self.precision is not None:
-            digits = self.precision
-            return "".join(self.separator.join(f"{x:.{digits}g}" for x in row) + "\n" for row in matrix).encode()
+        if self.precision is not None or matrix.size <= SMALL:  # polars pays off on big blocks only
+            number = repr if self.precision is None else (lambda x: f"{x:.{self.precision}g}")
+            return "".join(self.separator.join(number(float(x)) for x in row) + "\n" for row in matrix).encode()
         import polars as pl
 
         frame = pl.DataFrame(matrix, schema=[f"c{i}" for i in range(matrix.shape[1])], orient="row")
@@ -109,7 +112,10 @@ class JsonSink(Sink):
 
     def format(self, chunk) -> bytes:
         finite = np.isfinite(chunk.values).all() and (chunk.points is None or np.isfinite(chunk.points).all())
-        return self._fast(chunk) if finite else self._slow(chunk)
+        if not finite and not self.warned:
+            warn('the results have non-finite numbers, written as the strings "nan", "inf", "-inf"')
+            self.warned = True
+        return self._fast(chunk) if finite and chunk.values.size > SMALL else self._slow(chunk)
 
     def _point_columns(self, points: np.ndarray) -> dict:
         columns, at = {}, 0
@@ -132,9 +138,7 @@ class JsonSink(Sink):
         return buffer.getvalue().replace(b'{"index":', self.prefix + b'"index":')
 
     def _slow(self, chunk) -> bytes:
-        if not self.warned:
-            warn('the results have non-finite numbers, written as the strings "nan", "inf", "-inf"')
-            self.warned = True
+        """Line by line with the json module: small chunks, and chunks with nan or inf."""
         lines = []
         points = self._point_columns(chunk.points) if chunk.points is not None else None
         for row, index in enumerate(chunk.indices):
