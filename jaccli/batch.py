@@ -268,6 +268,7 @@ class BatchRun:
         self.plan = Plan(request, self.expression, layout, out_shape, shape, mode,
                          f"{self.device.platform}:{self.device.id}", request.dtype, chunk)
         self.reader.max_rows = chunk
+        self.plan.extra["stream"] = self.reader.total is None  # answers one line at a time: format quickly
         if first_at is None:
             self.plan.extra["point"] = fixed.values
         self.fixed_vector = self._fixed_vector()

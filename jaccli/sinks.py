@@ -40,6 +40,9 @@ class Sink:
         self.stream = stream  # binary
         self.precision = precision
         self.width = int(np.prod(plan.shape))
+        # a small chunk from a stream: Python formats it faster than a polars frame (files stay on polars,
+        # whose float notation differs from repr's in places, so that one file reads the same throughout)
+        self.quick = plan.extra.get("stream", False)
         self.names = render.entry_names(plan.request.command, plan.out_shape, plan.layout,
                                         render._request_order(plan.request))
 
@@ -75,7 +78,7 @@ class CsvSink(Sink):
         return buffer.getvalue().encode()
 
     def format_rows(self, matrix: np.ndarray) -> bytes:
-        if self.precision is not None or matrix.size <= SMALL:  # polars pays off on big blocks only
+        if self.precision is not None or (self.quick and matrix.size <= SMALL):
             number = repr if self.precision is None else (lambda x: f"{x:.{self.precision}g}")
             return "".join(self.separator.join(number(float(x)) for x in row) + "\n" for row in matrix).encode()
         import polars as pl
@@ -99,11 +102,13 @@ class JsonSink(Sink):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         plan = self.plan
-        self.fixed = {
+        self.fixed = {  # the SPEC's keys; per run constants beyond them (device) stay out of every line
             "command": plan.request.command, "expr": plan.expression.text,
-            "variables": list(plan.layout.names), "wrt": [s.name for s in plan.layout.wrt],
-            "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype, "device": plan.device,
+            "variables": list(plan.layout.names),
+            "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype,
         }
+        if plan.layout.held:
+            self.fixed["wrt"] = [s.name for s in plan.layout.wrt]
         fixed_point = plan.extra.get("point")
         if fixed_point is not None:
             self.fixed["point"] = {name: render.json_array(value)[0] for name, value in fixed_point.items()}
@@ -115,7 +120,8 @@ class JsonSink(Sink):
         if not finite and not self.warned:
             warn('the results have non-finite numbers, written as the strings "nan", "inf", "-inf"')
             self.warned = True
-        return self._fast(chunk) if finite and chunk.values.size > SMALL else self._slow(chunk)
+        quick = self.quick and chunk.values.size <= SMALL
+        return self._fast(chunk) if finite and not quick else self._slow(chunk)
 
     def _point_columns(self, points: np.ndarray) -> dict:
         columns, at = {}, 0
