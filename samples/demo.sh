@@ -17,6 +17,11 @@ run grad "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)" --at "x=[0.5, 0.5, 0.5,
 run hvp "sum(tanh(X)**2)" --at "X=@$here/X.npy" --v "@$here/V.npy" -f csv
 run jacobian @"$here/robot_arm.txt" --at l1=1,l2=0.5,theta1=pi/4,theta2=pi/3 --wrt theta1,theta2 -f table
 run inspect "where(x > 0, sqrt(x), -x**2)"
+printf '\n$ printf "1,2\\n0.5,-1\\n" | jaccli hessian "x**2*y + y**3" --at - -f csv\n'
+printf '1,2\n0.5,-1\n' | "$jaccli" hessian "x**2*y + y**3" --at - -f csv
+run derivative "x**3 + 2*x**2 - 3*x + 1" --at 2 --order 3 -f plain
+run check "[x**2*y, sin(z)]" --at 1,2,pi/2 --of jacobian
+run hessian "x**2*y + y**3" -f latex
 echo
 echo '$ jaccli eval "sin(x" --at 1    # a mistake: one error line, a caret, exit 2'
 "$jaccli" eval "sin(x" --at 1 || echo "(exit $?)"
