@@ -17,7 +17,7 @@ import numpy as np
 from . import derivatives, points
 from .errors import ComputeError, JaccliError, PointError, ShapeError
 from .budget import default_max_memory, guard_size
-from .evaluate import Request, output_shape, read_expression, select_device, _jax
+from .evaluate import Request, output_shape, read_expression, select_device, load_jax
 from .layout import Layout
 from .records import BadRecord, Block, RecordReader
 
@@ -29,11 +29,11 @@ TRACES = {"count": 0}  # how many times a batch function was traced (tests read 
 
 def is_batch(request: Request) -> bool:
     """Many points: a stream ('-') or a file of records for --at, --v or --u."""
-    return any(_record_source(texts, option) for texts, option in
+    return any(record_source(texts, option) for texts, option in
                ((request.at, "--at"), (request.v, "--v"), (request.u, "--u")))
 
 
-def _record_source(texts, option: str) -> str | None:
+def record_source(texts, option: str) -> str | None:
     """The path (or '-') of a many-records input among an option's texts, if any."""
     if len(texts) != 1:
         if any(t.strip() == "-" for t in texts):
@@ -94,14 +94,14 @@ class BatchRun:
     def __init__(self, request: Request, chunk_size: int | None = None):
         from . import cache
 
-        jax, jnp = _jax(cache.enabled(request.no_cache))
+        jax, jnp = load_jax(cache.enabled(request.no_cache))
         self.request = request
         self.jax = jax
         self.budget = default_max_memory() if request.max_memory is None else request.max_memory
         self.expression = read_expression(request.expr)
         self.dtype = jnp.dtype(request.dtype)
         self.device = select_device(request.device)
-        self.sources = {opt: _record_source(texts, opt) for texts, opt in
+        self.sources = {opt: record_source(texts, opt) for texts, opt in
                         ((request.at, "--at"), (request.v, "--v"), (request.u, "--u"))}
         streams = [opt for opt, src in self.sources.items() if src == "-"]
         self.shared = streams if len(streams) > 1 else None  # several '-': one record carries all
@@ -279,9 +279,9 @@ class BatchRun:
         """The one --v/--u for every record, or None when the records carry it."""
         if "--v" in self._carried() or "--u" in self._carried():
             return None
-        from .evaluate import _vector
+        from .evaluate import read_vector_option
 
-        return _vector(self.request, self.plan.layout, self.plan.out_shape, self.budget)
+        return read_vector_option(self.request, self.plan.layout, self.plan.out_shape, self.budget)
 
     @staticmethod
     def _columns(layout: Layout):

@@ -207,9 +207,9 @@ def sympy_reference(request: Request, result: Result) -> np.ndarray:
 def summarize(report: Report) -> dict:
     """A report as plain data (for JSON, and for the table)."""
     result = report.result
-    from .render import entry_namer, _request_order
+    from .render import entry_namer, request_order
 
-    name = entry_namer(result.command, result.out_shape, result.layout, _request_order(result.request))
+    name = entry_namer(result.command, result.out_shape, result.layout, request_order(result.request))
     got = result.value.reshape(-1)
     references = []
     for comparison in report.comparisons:
@@ -250,10 +250,10 @@ def check_points(request):
     """One request per point: --at @points.csv (or .npy, .jsonl) checks every row."""
     from dataclasses import replace
 
-    from .batch import _record_source
+    from .batch import record_source
     from .records import BadRecord, RecordReader
 
-    source = _record_source(request.at, "--at")
+    source = record_source(request.at, "--at")
     if source is None:
         yield request
         return

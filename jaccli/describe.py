@@ -8,7 +8,7 @@ import platform
 from . import cache, derivatives, points
 from .budget import default_max_memory
 from .builders import format_bytes
-from .evaluate import output_shape, read_expression, select_device, _jax
+from .evaluate import output_shape, read_expression, select_device, load_jax
 from .layout import Layout
 
 
@@ -41,7 +41,7 @@ def describe(expr: str, at: tuple[str, ...], order, wrt) -> dict:
         description["output shape"] = "not known until the sizes of the arrays are given (--at)"
         return description
 
-    _, jnp = _jax()
+    _, jnp = load_jax()
     from .translate import build_function
 
     f = build_function(expression, layout, jnp.float64)
@@ -77,7 +77,7 @@ def system_info() -> dict:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    jax, _ = _jax()
+    jax, _ = load_jax()
     device = select_device(None)  # a backend that won't start is an error here, not a traceback
     return {
         "jaccli": version("jaccli"),

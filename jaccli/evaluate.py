@@ -82,7 +82,7 @@ def run(request: Request) -> Result:
     from . import cache
 
     use_cache = cache.enabled(request.no_cache)
-    jax, jnp = _jax(use_cache)
+    jax, jnp = load_jax(use_cache)
     budget = default_max_memory() if request.max_memory is None else request.max_memory
     expression = read_expression(request.expr)
     spec = points.read_spec(request.at, max_bytes=budget)
@@ -120,7 +120,7 @@ def run(request: Request) -> Result:
         )
     mode, shape, make_operator, block = _operation(request, layout, out_shape, dtype, budget)
     guard_size(command, shape, dtype.itemsize, budget)
-    w = _vector(request, layout, out_shape, budget).astype(dtype, copy=False)
+    w = read_vector_option(request, layout, out_shape, budget).astype(dtype, copy=False)
     if entry is not None and metadata.get("block") != block:
         entry = None
 
@@ -206,12 +206,12 @@ def _no_xla_cache(jax):
 
 def output_shape(f, z, c) -> tuple[int, ...]:
     """The shape of f's value, found by tracing (no computation)."""
-    jax, _ = _jax()
+    jax, _ = load_jax()
     spec = jax.eval_shape(f, jax.ShapeDtypeStruct(z.shape, z.dtype), jax.ShapeDtypeStruct(c.shape, c.dtype))
     return tuple(spec.shape)
 
 
-def _vector(request: Request, layout: Layout, out_shape, budget: int) -> np.ndarray:
+def read_vector_option(request: Request, layout: Layout, out_shape, budget: int) -> np.ndarray:
     if request.command in ("jvp", "hvp"):
         return points.read_vector(request.v, layout, layout.in_shape, option="--v", max_bytes=budget)
     if request.command == "vjp":
@@ -224,7 +224,7 @@ def _vector(request: Request, layout: Layout, out_shape, budget: int) -> np.ndar
 
 
 def select_device(name: str | None):
-    jax, _ = _jax()
+    jax, _ = load_jax()
     try:
         found = jax.devices()
     except RuntimeError as error:  # the backend itself would not start (JAX_PLATFORMS, drivers)
@@ -244,7 +244,7 @@ def select_device(name: str | None):
         ) from None
 
 
-def _jax(use_cache: bool = False):
+def load_jax(use_cache: bool = False):
     import jax
     import jax.numpy as jnp
 

@@ -42,10 +42,10 @@ def write_formula(request: Request, fmt: str | None, output: str | None) -> None
             document["value"] = json_array(result.value)[0]
         _emit(json.dumps(document) + "\n", output)
         return
-    from .render import entry_namer, _request_order
+    from .render import entry_namer, request_order
 
     out_shape = result.out_shape if result else _out_shape(value, request, layout)
-    name = entry_namer(request.command, out_shape, layout, _request_order(request))
+    name = entry_namer(request.command, out_shape, layout, request_order(request))
     numbers = result.value.reshape(-1) if result is not None else None
     lines = []
     for k, text in enumerate(texts):

@@ -32,10 +32,10 @@ _TITLES = {
 
 def flat_labels(result) -> list[str]:
     """ASCII names of the result's entries in C order: df0/dx, d2f/dxdy, Hv_x[0] …"""
-    return entry_names(result.command, result.out_shape, result.layout, _request_order(result.request))
+    return entry_names(result.command, result.out_shape, result.layout, request_order(result.request))
 
 
-def _request_order(request):
+def request_order(request):
     """For `derivative`: the order of the tensor (int), or the mixed partial's names (tuple)."""
     if request.command != "derivative":
         return None
@@ -190,7 +190,7 @@ def to_table(result, console, *, precision: int | None = None, full: bool = Fals
     from rich.table import Table
     from rich.text import Text  # labels hold [brackets]: plain Text, never markup
 
-    number = _table_number(precision)
+    number = table_number(precision)
     matrices = _as_matrices(result)
     title = f"{_TITLES[result.command]} of {_short(str(result.expression))} at {_point_text(result.point)}"
     console.print(Text(title, style="bold"))
@@ -233,7 +233,7 @@ def _as_matrices(result):
     ins = result.layout.in_labels()
     command = result.command
     in_shape = result.layout.in_shape
-    order = _request_order(result.request)
+    order = request_order(result.request)
     if command == "derivative" and isinstance(order, int):
         n = max(len(ins), 1)
 
@@ -281,7 +281,7 @@ def summary(result) -> str:
 
 
 def entry_name(result, flat_index: int) -> str:
-    return entry_namer(result.command, result.out_shape, result.layout, _request_order(result.request))(flat_index)
+    return entry_namer(result.command, result.out_shape, result.layout, request_order(result.request))(flat_index)
 
 
 def _vector_or_matrix(value, shape, labels, name):
@@ -306,7 +306,7 @@ def _shown(count: int, limit: int, full: bool) -> list[int | None]:
     return [*range(head), None, *range(count - (limit - head - 1), count)]
 
 
-def _table_number(precision: int | None):
+def table_number(precision: int | None):
     digits = 10 if precision is None else precision
 
     def number(x) -> str:

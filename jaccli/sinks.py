@@ -44,7 +44,7 @@ class Sink:
         # whose float notation differs from repr's in places, so that one file reads the same throughout)
         self.quick = plan.extra.get("stream", False)
         self.names = render.entry_names(plan.request.command, plan.out_shape, plan.layout,
-                                        render._request_order(plan.request))
+                                        render.request_order(plan.request))
 
     def begin(self) -> bytes:
         return b""
@@ -206,7 +206,7 @@ class TableSink(Sink):
         self.total += len(chunk.indices)
         if self.shown >= self.LIMIT:
             return b""
-        number = render._table_number(self.precision)
+        number = render.table_number(self.precision)
         table = Table(show_header=self.shown == 0)
         table.add_column("index", justify="right")
         for name in self.names[:8]:
