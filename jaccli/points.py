@@ -23,7 +23,7 @@ from .errors import JaccliError, PointError, ShapeError
 from .functions import closest_names
 from .layout import Layout
 
-_NAMED = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=(?!=)(.*)\Z", re.S)
+_NAMED = re.compile(r"\s*([^\W\d]\w*)\s*=(?!=)(.*)\Z", re.S)  # name=value, names as in Python
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,14 @@ def test_huge_inputs_are_refused(text):
 def test_many_terms_are_flat_not_deep():
     expression = parse_expression(" + ".join(f"x{i}" for i in range(5000)))
     assert len(expression.variables) == 5000
+
+
+def test_unicode_names_as_in_python():
+    assert parse_expression("r*cos(θ) + α1*β_2").variables == ("r", "α1", "β_2", "θ")
+
+
+@pytest.mark.parametrize("text,position", [("x²", 1), ("x½ + 1", 1), ("²", 0)])
+def test_superscripts_are_not_part_of_names(text, position):
+    with pytest.raises(ParseError) as info:
+        parse_expression(text)
+    assert info.value.position == position and "unexpected character" in info.value.message

@@ -154,3 +154,8 @@ def test_constant_values_use_the_same_functions_as_expressions():
             value = read_value(f"{name}({args})", max_bytes=BUDGET)
             want = compute("eval", f"{name}({args.replace('0.7', 'x')})", "0.7")
         np.testing.assert_allclose(value, want, rtol=1e-12, err_msg=name)  # special functions: ~1e-14 apart
+
+
+def test_unicode_names_in_at():
+    point = bind("r*cos(θ)", "r=2,θ=pi/3")
+    assert point.values["θ"].tolist() == math.pi / 3 and point.layout.names == ("r", "θ")
