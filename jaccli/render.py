@@ -221,7 +221,10 @@ def to_table(result, console, *, precision: int | None = None, full: bool = Fals
     console.print(Text(caption, style="dim"))
     if "function_value" in result.extra:
         console.print(Text(f"f = {number(result.extra['function_value'])}"))
-    if summarized or len(matrices) < len(_pretty_outputs(result.out_shape)) and result.command == "hessian":
+    out_shape = result.out_shape
+    slices = (math.prod(out_shape) if result.command == "hessian" and out_shape else
+              out_shape[0] if result.command == "jacobian" and len(out_shape) >= 2 else len(matrices))
+    if summarized or len(matrices) < slices:  # entries or whole slices left out: say what the rest holds
         console.print(Text(summary(result), style="dim"))
 
 
@@ -254,6 +257,11 @@ def _as_matrices(result):
             return [_vector_or_matrix(value, in_shape, ins, prefix + result.layout.wrt[0].name)]
         return [(_TITLES[command], _prefixed(prefix, ins), ["value"], value.reshape(-1, 1))]
     n_in = len(ins)
+    if command == "jacobian" and len(result.out_shape) >= 2:  # a matrix output: one slice per leading index
+        rows_per = math.prod(result.out_shape[1:])
+        slices = value.reshape(-1, rows_per, n_in)
+        return [(f"∂f[{k},…]", Labels(rows_per, lambda i, k=k: "∂" + outs[k * rows_per + i]), _prefixed("∂", ins),
+                 slices[k]) for k in _shown(len(slices), 6, False) if k is not None]
     if command == "jacobian":
         return [("∂fᵢ/∂xⱼ", _prefixed("∂", outs), _prefixed("∂", ins), value.reshape(-1, n_in))]
     cube = value.reshape(-1, n_in, n_in)

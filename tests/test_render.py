@@ -86,3 +86,8 @@ def test_csv_header_names_entries():
 def test_npy_round_trips():
     res = result("hessian", "x**2*y + y**3", "1,2")
     assert np.array_equal(np.load(io.BytesIO(render.to_npy(res))), res.value)
+
+
+def test_jacobian_of_a_matrix_output_prints_one_labelled_slice_per_row():
+    text = table_text(result("jacobian", "[[x*y, x/y], [y**x, log(x)*y]]", "1.5,0.5"))
+    assert "∂f[0,…]" in text and "∂f[1,…]" in text and "∂f[1,0]" in text and "shape (2, 2, 2)" in text
