@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import derivatives, points
+from . import points
 from .errors import ComputeError, JaccliError, PointError, ShapeError
 from .budget import default_max_memory, guard_size
-from .evaluate import Request, output_shape, read_expression, select_device, load_jax
+from .evaluate import (
+    Request, check_scalar, differentiated, load_jax, output_shape, plan_operation, read_expression, select_device,
+)
 from .layout import Layout
 from .records import BadRecord, Block, RecordReader
 
@@ -97,6 +99,8 @@ class BatchRun:
         jax, jnp = load_jax(cache.enabled(request.no_cache))
         self.request = request
         self.jax = jax
+        if request.with_value:
+            raise PointError("--with-value takes one point", hint="for many points run `eval` and `grad` apart")
         self.budget = default_max_memory() if request.max_memory is None else request.max_memory
         self.expression = read_expression(request.expr)
         self.dtype = jnp.dtype(request.dtype)
@@ -247,7 +251,7 @@ class BatchRun:
                 spec = points.PointSpec({}, [_floats(first_at)])
         else:
             spec = points.read_spec(request.at, max_bytes=self.budget)
-        fixed = points.bind_point(self.expression, spec, order=request.vars, wrt=request.wrt)
+        fixed = points.bind_point(self.expression, spec, order=request.vars, wrt=differentiated(request))
         layout = fixed.layout
         self.fixed_point = None if first_at is not None else np.concatenate([fixed.values[n].reshape(-1)
                                                                              for n in layout.names])
@@ -256,11 +260,10 @@ class BatchRun:
         self.f = build_function(self.expression, layout, self.dtype)
         out_shape = output_shape(self.f, np.zeros(layout.z_size, self.dtype), np.zeros(layout.c_size, self.dtype))
         command = request.command
-        if command in ("grad", "hvp") and out_shape != ():
-            raise ShapeError(f"`{command}` needs a scalar expression, but got shape {out_shape}",
-                             hint="use `jacobian`, or sum the outputs")
-        mode = derivatives.choose_mode(command, request.mode, layout.z_size, math.prod(out_shape))
-        shape = derivatives.result_shape(command, out_shape, layout.in_shape)
+        check_scalar(request, out_shape)
+        # the operator one point would use, on all directions at once (it is vmapped over the points)
+        mode, shape, make_operator, _ = plan_operation(request, layout, out_shape, self.dtype, self.budget,
+                                                       blocks=False)
         guard_size(command, shape, self.dtype.itemsize, self.budget)
         per_point = (math.prod(shape) + 2 * (layout.z_size + layout.c_size)) * self.dtype.itemsize
         limit = MAX_CHUNK if self.reader.total is not None else STREAM_CHUNK
@@ -273,7 +276,7 @@ class BatchRun:
             self.plan.extra["point"] = fixed.values
         self.fixed_vector = self._fixed_vector()
         self.columns = self._columns(layout)
-        self.compiled = self._compile(command, mode)
+        self.compiled = self._compile(make_operator(self.f))
 
     def _fixed_vector(self):
         """The one --v/--u for every record, or None when the records carry it."""
@@ -292,9 +295,8 @@ class BatchRun:
                                  if not s.wrt] or [np.zeros(0, int)])
         return z_cols.astype(int), c_cols.astype(int)
 
-    def _compile(self, command: str, mode: str):
+    def _compile(self, operator):
         jax = self.jax
-        operator = derivatives.OPERATORS[command](self.f, mode)
 
         def counted(z, c, w):
             TRACES["count"] += 1  # runs once per trace, never per call

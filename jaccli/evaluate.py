@@ -86,8 +86,7 @@ def run(request: Request) -> Result:
     budget = default_max_memory() if request.max_memory is None else request.max_memory
     expression = read_expression(request.expr)
     spec = points.read_spec(request.at, max_bytes=budget)
-    wrt = tuple(dict.fromkeys(request.partial)) if request.partial else request.wrt
-    point = points.bind_point(expression, spec, order=request.vars, wrt=wrt)
+    point = points.bind_point(expression, spec, order=request.vars, wrt=differentiated(request))
     layout = point.layout
     dtype = jnp.dtype(request.dtype)
     device = select_device(request.device)
@@ -104,30 +103,24 @@ def run(request: Request) -> Result:
             layout=[(s.name, s.shape, s.wrt) for s in layout.slots],
             device=(device.platform, device.device_kind, device.id))
         entry = cache.load_executable(key, device)
+    from .translate import build_function
+
+    function = None  # built only when there is something to trace
     if entry is not None:
         compiled, metadata = entry
         out_shape = tuple(metadata["out_shape"])
     else:
-        from .translate import build_function
-
-        out_shape = output_shape(build_function(expression, layout, dtype), z, c)
-    if (command in SCALAR_ONLY or request.with_value) and out_shape != ():
-        raise ShapeError(
-            f"{SCALAR_ONLY.get(command, '--with-value')} needs a scalar expression, but got "
-            f"{math.prod(out_shape)} outputs (shape {out_shape})",
-            hint="use `jacobian`" + (" or `vjp`" if command == "grad" else " of the gradient, or `jvp`")
-            + ", or sum the outputs",
-        )
-    mode, shape, make_operator, block = _operation(request, layout, out_shape, dtype, budget)
+        function = build_function(expression, layout, dtype)
+        out_shape = output_shape(function, z, c)
+    check_scalar(request, out_shape)
+    mode, shape, make_operator, block = plan_operation(request, layout, out_shape, dtype, budget)
     guard_size(command, shape, dtype.itemsize, budget)
     w = read_vector_option(request, layout, out_shape, budget).astype(dtype, copy=False)
     if entry is not None and metadata.get("block") != block:
         entry = None
 
     def compile_fresh():
-        from .translate import build_function
-
-        operator = make_operator(build_function(expression, layout, dtype))
+        operator = make_operator(function or build_function(expression, layout, dtype))
         # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
         with _no_xla_cache(jax):
             fresh = jax.jit(operator).lower(z, c, w).compile()
@@ -160,8 +153,28 @@ def run(request: Request) -> Result:
                   f"{device.platform}:{device.id}", extra=extra)
 
 
-def _operation(request: Request, layout: Layout, out_shape: tuple, dtype, budget: int):
-    """(mode, result shape, f ↦ operator, block size or None) for the request's command."""
+def differentiated(request: Request) -> tuple[str, ...] | None:
+    """The variables to differentiate: --wrt, or those of a mixed partial (x,x,y → x, y)."""
+    return tuple(dict.fromkeys(request.partial)) if request.partial else request.wrt
+
+
+def check_scalar(request: Request, out_shape: tuple) -> None:
+    """grad, hvp and --with-value need a scalar expression."""
+    if (request.command in SCALAR_ONLY or request.with_value) and out_shape != ():
+        command = request.command
+        raise ShapeError(
+            f"{SCALAR_ONLY.get(command, '--with-value')} needs a scalar expression, but got "
+            f"{math.prod(out_shape)} outputs (shape {out_shape})",
+            hint="use `jacobian`" + (" or `vjp`" if command == "grad" else " of the gradient, or `jvp`")
+            + ", or sum the outputs",
+        )
+
+
+def plan_operation(request: Request, layout: Layout, out_shape: tuple, dtype, budget: int, blocks: bool = True):
+    """(mode, result shape, f ↦ operator, block size or None) for the request's command.
+
+    `blocks=False`: all basis directions at once (many points: the chunk of points bounds memory).
+    """
     command, n = request.command, layout.z_size
     if command == "derivative":
         if request.partial:
@@ -176,7 +189,7 @@ def _operation(request: Request, layout: Layout, out_shape: tuple, dtype, budget
     shape = derivatives.result_shape(command, out_shape, layout.in_shape)
     if request.with_value:
         return "rev", shape, derivatives.value_and_grad, None
-    block = block_size(command, mode, request.chunk_size, n, out_shape, dtype.itemsize, budget)
+    block = block_size(command, mode, request.chunk_size, n, out_shape, dtype.itemsize, budget) if blocks else None
     if block is None:
         return mode, shape, lambda f: derivatives.OPERATORS[command](f, mode), None
     blocked = derivatives.blocked_jacobian if command == "jacobian" else derivatives.blocked_hessian

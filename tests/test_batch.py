@@ -147,3 +147,16 @@ def test_many_vectors_from_a_json_lines_file(tmp_path):
     (tmp_path / "vectors.jsonl").write_text('[1, 0]\n[0, 1]\n{"x": 1, "y": 1}\n')
     done = jaccli("hvp", "x**2*y + y**3", "--at", "1,2", "--v", f"@{tmp_path / 'vectors.jsonl'}", "-f", "plain")
     assert done.stdout == "4.0 2.0\n2.0 12.0\n6.0 14.0\n"
+
+
+def test_derivative_over_many_points_equals_one_point(points_csv):
+    for options, kw in ((["--order", "2"], {"order": 2}), (["--wrt", "x,x,z"], {"partial": ("x", "x", "z")})):
+        lines = jaccli("derivative", "x**3*y*sin(z)", "--at", f"@{points_csv}", *options, "-f", "json").stdout
+        got = np.array([json.loads(line)["value"] for line in lines.splitlines()])
+        want = np.stack([one_point("derivative", "x**3*y*sin(z)", row, **kw) for row in POINTS])
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)  # vmapped: may round 1 ulp apart
+
+
+def test_with_value_over_many_points_is_refused_not_ignored(points_csv):
+    done = jaccli("grad", "x**2*y + z", "--at", f"@{points_csv}", "--with-value")
+    assert done.returncode == 2 and "--with-value takes one point" in done.stderr
