@@ -80,48 +80,24 @@ def entry_namer(command: str, out_shape: tuple, layout, order=None):
 # -- programs ---------------------------------------------------------------------
 def to_json(result) -> tuple[str, bool]:
     """One JSON object (SPEC §4); returns (text, whether a non-finite number was replaced)."""
-    if result.value.size > 10_000 and np.isfinite(result.value).all():
-        return _large_json(result), False
-    value, nonfinite = json_array(result.value)
-    point = {}
-    for name, array in result.point.items():
-        point[name], bad = json_array(array)
-        nonfinite |= bad
-    document = {
-        "command": result.command,
-        "expr": result.expression.text,
-        "variables": list(result.layout.names),
-        "wrt": [s.name for s in result.layout.wrt],
-        "point": point,
-        "shape": list(result.value.shape),
-        "value": value,
-        "mode": result.mode,
-        "dtype": result.dtype,
-        "device": result.device,
-    }
-    document.update(result.extra)
-    return json.dumps(document, allow_nan=False) + "\n", nonfinite
-
-
-
-def _large_json(result) -> str:
-    """A large result through orjson (native arrays, shortest round-trip floats)."""
-    import orjson
-
     point = {name: np.asarray(array, dtype=np.float64) for name, array in result.point.items()}
-    document = {
+    finite = np.isfinite(result.value).all() and all(np.isfinite(a).all() for a in point.values())
+    if finite and result.value.size > 10_000:  # large: orjson writes the arrays natively, shortest round-trip
+        import orjson
+
+        document = _document(result, np.ascontiguousarray(result.value, dtype=np.float64),
+                             {name: a if a.ndim else float(a) for name, a in point.items()})
+        return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n", False
+    document = _document(result, json_array(result.value)[0], {k: json_array(a)[0] for k, a in point.items()})
+    return json.dumps(document, allow_nan=False) + "\n", not finite
+
+
+def _document(result, value, point) -> dict:
+    return {
         "command": result.command, "expr": result.expression.text, "variables": list(result.layout.names),
         "wrt": [s.name for s in result.layout.wrt], "point": point, "shape": list(result.value.shape),
-        "value": np.ascontiguousarray(result.value, dtype=np.float64), "mode": result.mode,
-        "dtype": result.dtype, "device": result.device, **result.extra,
+        "value": value, "mode": result.mode, "dtype": result.dtype, "device": result.device, **result.extra,
     }
-    try:
-        return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n"
-    except orjson.JSONEncodeError:  # nan in the point: the slow path writes strings
-        value, _ = json_array(result.value)
-        document["value"] = value
-        document["point"] = {k: json_array(v)[0] for k, v in point.items()}
-        return json.dumps(document, allow_nan=False) + "\n"
 
 
 def json_array(array: np.ndarray):
