@@ -129,23 +129,18 @@ def finite_differences(request: Request, result: Result) -> np.ndarray | None:
     layout = result.layout
     dtype = jnp.float64
     f = build_function(result.expression, layout, dtype)
-    point = np.concatenate([np.asarray(result.point[s.name], dtype=np.float64).reshape(-1) for s in layout.wrt]) \
-        if layout.wrt else np.zeros(0)
-    held = np.concatenate([np.asarray(result.point[s.name], dtype=np.float64).reshape(-1) for s in layout.held]) \
-        if layout.held else np.zeros(0)
+    point, held = layout.flatten(result.point)
     n = layout.z_size
     identity = np.eye(n)
-    vector = lambda option: points.read_vector(  # noqa: E731
-        request.v if option == "--v" else request.u, layout,
-        layout.in_shape if option == "--v" else result.out_shape, option=option, max_bytes=2**31)
+    vector = np.asarray(result.vector, dtype=np.float64)  # the --v or --u that run() read
     if command in ("grad", "jacobian", "vjp"):
         base, directions = derivatives.evaluate(f), identity
     elif command == "hessian":
         base, directions = derivatives.jacobian(f, "rev"), identity
     elif command == "jvp":
-        base, directions = derivatives.evaluate(f), vector("--v")[None, :]
+        base, directions = derivatives.evaluate(f), vector[None, :]
     elif command == "hvp":
-        base, directions = derivatives.grad(f), vector("--v")[None, :]
+        base, directions = derivatives.grad(f), vector[None, :]
     elif request.partial:
         names = request.partial
         slots = {s.name: s for s in layout.wrt}
@@ -170,7 +165,7 @@ def finite_differences(request: Request, result: Result) -> np.ndarray | None:
     fine = (plus_half - minus_half) / steps.reshape(shape)
     derivative = (4 * fine - coarse) / 3  # (k, *base shape)
     if command == "vjp":
-        u = vector("--u").reshape(result.out_shape)
+        u = vector.reshape(result.out_shape)
         return np.tensordot(derivative, u, axes=u.ndim).reshape(result.value.shape)
     if k == 1 and command in ("jvp", "hvp", "derivative"):
         return derivative[0].reshape(result.value.shape)
@@ -192,15 +187,13 @@ def sympy_reference(request: Request, result: Result) -> np.ndarray:
                                   [float(result.point[name]) for name in layout.names])
     except symbolic.SymbolicError as error:
         raise ShapeError(error.message) from None
+    vector = np.asarray(result.vector, dtype=np.float64)  # the --v or --u that run() read
     if command == "jvp":
-        v = points.read_vector(request.v, layout, layout.in_shape, option="--v", max_bytes=2**31)
-        return (numbers.reshape(-1, layout.z_size) @ v).reshape(result.value.shape)
+        return (numbers.reshape(-1, layout.z_size) @ vector).reshape(result.value.shape)
     if command == "vjp":
-        u = points.read_vector(request.u, layout, result.out_shape, option="--u", max_bytes=2**31)
-        return (u @ numbers.reshape(u.size, -1)).reshape(result.value.shape)
+        return (vector @ numbers.reshape(vector.size, -1)).reshape(result.value.shape)
     if command == "hvp":
-        v = points.read_vector(request.v, layout, layout.in_shape, option="--v", max_bytes=2**31)
-        return (numbers.reshape(layout.z_size, layout.z_size) @ v).reshape(result.value.shape)
+        return (numbers.reshape(layout.z_size, layout.z_size) @ vector).reshape(result.value.shape)
     return numbers.reshape(result.value.shape)
 
 

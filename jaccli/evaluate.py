@@ -54,6 +54,7 @@ class Result:
     mode: str
     device: str
     extra: dict = field(default_factory=dict)
+    vector: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the --v or --u used, flat
 
     @property
     def command(self) -> str:
@@ -150,7 +151,7 @@ def run(request: Request) -> Result:
         extra["function_value"] = float(value[0])
         value = value[1:]
     return Result(request, expression, layout, point.values, value.reshape(shape), out_shape, mode,
-                  f"{device.platform}:{device.id}", extra=extra)
+                  f"{device.platform}:{device.id}", extra=extra, vector=w)
 
 
 def differentiated(request: Request) -> tuple[str, ...] | None:

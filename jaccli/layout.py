@@ -66,6 +66,10 @@ class Layout:
         wrt = self.wrt
         return wrt[0].shape if len(wrt) == 1 else (self.z_size,)
 
+    def flatten(self, values: dict):
+        """(z, c): the differentiated and the held variables' values, flattened in order (float64)."""
+        return concat_flat(values[s.name] for s in self.wrt), concat_flat(values[s.name] for s in self.held)
+
     def in_labels(self) -> Labels:
         """One label per entry of z, in order: x, y, x[0], X[1,2] (made when asked for)."""
         slots = self.wrt
@@ -116,3 +120,13 @@ def output_labels(shape: tuple[int, ...], name: str = "f") -> Labels:
     if len(shape) == 1:
         return Labels(shape[0], lambda i: f"{name}{i}")
     return Labels(math.prod(shape), lambda i: entry_label(name, shape, i))
+
+
+def concat_flat(arrays):
+    """The arrays as float64, flattened and joined (one array is returned as it is, not copied)."""
+    import numpy as np
+
+    arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.concatenate(arrays) if arrays else np.zeros(0)

@@ -21,7 +21,7 @@ from . import parse
 from .builders import builders
 from .errors import JaccliError, PointError, ShapeError
 from .functions import closest_names
-from .layout import Layout
+from .layout import Layout, concat_flat
 
 _NAMED = re.compile(r"\s*([^\W\d]\w*)\s*=(?!=)(.*)\Z", re.S)  # name=value, names as in Python
 
@@ -143,8 +143,7 @@ def bind_point(expression: parse.Expression, spec: PointSpec, *, order=None, wrt
                 raise unknown_variable(name, variables, "--wrt")
     shapes = {name: values[name].shape for name in order}
     layout = Layout.build(order, shapes, wrt)
-    z = _concat([values[s.name] for s in layout.wrt])
-    c = _concat([values[s.name] for s in layout.held])
+    z, c = layout.flatten(values)
     return Point(layout, z, c, {name: values[name] for name in order})
 
 
@@ -167,8 +166,8 @@ def read_vector(texts, layout: Layout, shape: tuple[int, ...], *, option: str, m
                 raise ShapeError(f"{option} gives no value for {slot.name!r}", hint=f"name all of {', '.join(names)}")
             value = spec.named[slot.name]
             parts.append(_fit(value, slot.shape, f"{option} {slot.name}"))
-        return _concat(parts)
-    values = _concat(spec.flat)
+        return concat_flat(parts)
+    values = concat_flat(spec.flat)
     if values.size != size:
         raise ShapeError(
             f"{option} needs {size} value{'s' if size != 1 else ''} (shape {shape}), but got {values.size}",
@@ -203,7 +202,7 @@ def _variable_order(variables, spec: PointSpec, order) -> list[str]:
 
 def _fill_flat(expression: parse.Expression, names: list[str], spec: PointSpec) -> dict[str, np.ndarray]:
     """Share the flat values out to `names`, in order; each needs a size known from the expression."""
-    flat = _concat(spec.flat)
+    flat = concat_flat(spec.flat)
     if len(spec.flat) == 1 and spec.flat[0].ndim > 1 and len(names) == 1:
         return {names[0]: spec.flat[0]}  # one unnamed array for one variable keeps its shape
     sizes = {}
@@ -259,11 +258,3 @@ def unknown_variable(name: str, variables, option: str) -> JaccliError:
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return ShapeError(f"{option} names {name!r}, which is not a variable of the expression",
                       hint=f"{hint}the variables are: {known}")
-
-
-def _concat(arrays) -> np.ndarray:
-    """The arrays flattened and joined (one array is returned as it is, not copied)."""
-    arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
-    if len(arrays) == 1:
-        return arrays[0]
-    return np.concatenate(arrays) if arrays else np.zeros(0)
