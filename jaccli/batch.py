@@ -96,7 +96,7 @@ class BatchRun:
     def __init__(self, request: Request, chunk_size: int | None = None):
         from . import cache
 
-        jax, jnp = load_jax(cache.enabled(request.no_cache))
+        jax, jnp = load_jax(cache.usable(request.no_cache))
         self.request = request
         self.jax = jax
         if request.with_value:

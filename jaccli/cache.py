@@ -6,23 +6,32 @@ compile. Entries are keyed by a hash of all of these (and of jaccli's own source
 so an upgrade never returns a stale function), written atomically (several
 processes may share the cache), and ignored and replaced when unreadable.
 
-Loading an executable unpickles it, so the cache directory is private to the
-user (0700). Location: $JACCLI_CACHE_DIR, else $XDG_CACHE_HOME/jaccli, else the
-platform's user cache folder. JACCLI_NO_CACHE=1 or --no-cache turns it off.
+Loading an executable runs what it holds, so the cache is trusted only as ssh's
+StrictModes trusts ~/.ssh: the cache folder, its subfolders and every entry must
+be owned by the current user and not writable by group or others (an entry in a
+folder that nobody else can enter may have any mode). Otherwise jaccli warns once
+and runs without the cache. New folders are 0700, entries 0600 (O_NOFOLLOW). An
+entry holds its full key and a digest of its payload; a mismatch is a miss.
+Location: $JACCLI_CACHE_DIR, else $XDG_CACHE_HOME/jaccli, else the platform's
+user cache folder. JACCLI_NO_CACHE=1 or --no-cache turns it off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import secrets
 import shutil
+import stat
 import sys
-import tempfile
 from pathlib import Path
 
-_MAGIC = b"jaccli-exec-1\n"
+_MAGIC = b"jaccli-exec-2\n"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 def cache_dir() -> Path:
@@ -38,28 +47,116 @@ def cache_dir() -> Path:
 
 
 def enabled(no_cache: bool = False) -> bool:
+    """Whether the cache is switched on (--no-cache, JACCLI_NO_CACHE)."""
     return not no_cache and os.environ.get("JACCLI_NO_CACHE", "") in ("", "0")
 
 
-def _private_dir(path: Path) -> Path | None:
-    """Create `path` and the cache root (both 0700) if needed; None when they cannot be written."""
+def usable(no_cache: bool = False) -> bool:
+    """Switched on, and a folder that can be trusted (else one warning, and the run goes on without it)."""
+    if not enabled(no_cache):
+        return False
+    fd = _trusted_folder("executables")
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
+class Untrusted(Exception):
+    """A cache folder or entry that another user could have written."""
+
+
+def _check_owner(info: os.stat_result, what: str, *, private_parent: bool = False) -> None:
+    """Raise Untrusted unless `info` is owned by the current user and not writable by group or others."""
+    if not hasattr(os, "getuid"):  # Windows: folder ACLs, not modes, decide; the user's own profile
+        return
+    if info.st_uid != os.getuid():
+        raise Untrusted(f"{what} is owned by uid {info.st_uid}, not by you (uid {os.getuid()})")
+    if info.st_mode & 0o022 and not private_parent:
+        raise Untrusted(f"{what} is writable by {'group and others' if info.st_mode & 0o002 else 'group'} "
+                        f"(mode {stat.S_IMODE(info.st_mode):04o})")
+
+
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+
+
+def _open_folder(name: str | None = None) -> int:
+    """An fd of the cache root, or of its subfolder `name`: created 0700 if missing, checked for trust.
+
+    Opened step by step from the root's fd (the subfolder never through a link), so
+    what was checked is what is read, even if a path is swapped meanwhile.
+    """
+    root = cache_dir()
+    if not root.exists():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            root.mkdir(mode=0o700)
+    fd = os.open(root, _DIRECTORY)
     try:
-        root = cache_dir()
-        if not root.exists():
-            root.parent.mkdir(parents=True, exist_ok=True)
-            root.mkdir(mode=0o700, exist_ok=True)
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return path
-    except OSError:
+        _check_owner(os.fstat(fd), f"the cache folder {str(root)!r}")
+        if name is None:
+            return fd
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o700, dir_fd=fd)
+        sub = os.open(name, _DIRECTORY | _NOFOLLOW, dir_fd=fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    try:
+        _check_owner(os.fstat(sub), f"the cache folder {str(root / name)!r}")
+    except BaseException:
+        os.close(sub)
+        raise
+    return sub
+
+
+_REFUSED: list[str] = []
+
+
+def _refuse(reason: str) -> None:
+    """Warn once per process that the cache is not used, and why."""
+    if not _REFUSED:
+        sys.stderr.write(f"warning: not using the compilation cache: {reason}; "
+                         "fix its owner and mode (chmod go-w), or set JACCLI_CACHE_DIR\n")
+        sys.stderr.flush()
+    _REFUSED.append(reason)
+
+
+def _trusted_folder(name: str) -> int | None:
+    """An fd of <cache>/name when the cache can be trusted, else None (with one warning if untrusted)."""
+    if _REFUSED:
         return None
+    try:
+        return _open_folder(name)
+    except Untrusted as error:
+        _refuse(str(error))
+    except OSError:
+        pass  # cannot be created or read (read-only home): run without it, quietly
+    return None
 
 
 def enable_xla_cache(jax) -> None:
-    """Point JAX's persistent compilation cache at <cache>/xla (every compile is kept)."""
-    path = _private_dir(cache_dir() / "xla")
-    if path is None:
+    """Point JAX's persistent compilation cache at <cache>/xla (every compile is kept), if it can be trusted."""
+    fd = _trusted_folder("xla")
+    if fd is None:
         return
-    jax.config.update("jax_compilation_cache_dir", str(path))
+    try:
+        private = stat.S_IMODE(os.fstat(fd).st_mode) & 0o077 == 0
+        with os.scandir(fd) as found:
+            for item in found:
+                if item.is_symlink():
+                    raise Untrusted(f"the cache entry xla/{item.name} is a symbolic link")
+                _check_owner(item.stat(follow_symlinks=False), f"the cache entry xla/{item.name}",
+                             private_parent=private)
+    except Untrusted as error:
+        _refuse(str(error))
+        return
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "xla"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
@@ -85,11 +182,9 @@ def executable_key(**parts) -> str:
 
 
 def load_executable(key: str, device):
-    """(compiled, metadata) from the cache, or None (missing, unreadable or corrupt: ignored)."""
-    path = cache_dir() / "executables" / key
-    try:
-        data = path.read_bytes()
-    except OSError:
+    """(compiled, metadata) from the cache, or None (missing, untrusted, another key's, or corrupt)."""
+    data = _read_entry(key)
+    if data is None:
         return None
     try:
         if not data.startswith(_MAGIC):
@@ -97,6 +192,8 @@ def load_executable(key: str, device):
         header_end = data.index(b"\n", len(_MAGIC))
         metadata = json.loads(data[len(_MAGIC) : header_end])
         payload = data[header_end + 1 :]
+        if metadata.get("key") != key or metadata.get("sha256") != hashlib.sha256(payload).hexdigest():
+            return None  # copied from another key, or damaged: a miss
         import jax
         from jax.experimental import serialize_executable
 
@@ -109,8 +206,35 @@ def load_executable(key: str, device):
         return None
 
 
+def _read_entry(key: str) -> bytes | None:
+    """The bytes of entry `key`, when it is a regular file that only the current user can have written."""
+    folder = _trusted_folder("executables")
+    if folder is None:
+        return None
+    try:
+        private = stat.S_IMODE(os.fstat(folder).st_mode) & 0o077 == 0
+        fd = os.open(key, os.O_RDONLY | _NOFOLLOW | _BINARY, dir_fd=folder)
+    except OSError:
+        os.close(folder)
+        return None
+    os.close(folder)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        try:
+            if not stat.S_ISREG(info.st_mode):
+                raise Untrusted(f"the cache entry executables/{key[:12]}… is not a regular file")
+            _check_owner(info, f"the cache entry executables/{key[:12]}…", private_parent=private)
+        except Untrusted as error:
+            _refuse(str(error))
+            return None
+        try:
+            return file.read()
+        except OSError:
+            return None
+
+
 def store_executable(key: str, compiled, metadata: dict) -> bool:
-    """Write an entry atomically; False when the executable or the folder won't take it."""
+    """Write an entry atomically (0600, never through a link); False when it won't take it."""
     import jax
 
     try:
@@ -121,18 +245,24 @@ def store_executable(key: str, compiled, metadata: dict) -> bool:
             return False
     except (ValueError, NotImplementedError, TypeError, AttributeError):
         return False
-    folder = _private_dir(cache_dir() / "executables")
+    folder = _trusted_folder("executables")
     if folder is None:
         return False
-    data = _MAGIC + json.dumps(metadata).encode() + b"\n" + payload
+    header = {**metadata, "key": key, "sha256": hashlib.sha256(payload).hexdigest()}
+    data = _MAGIC + json.dumps(header).encode() + b"\n" + payload
+    temporary = f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(handle, "wb") as file:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600, dir_fd=folder)
+        with os.fdopen(fd, "wb") as file:
             file.write(data)
-        os.replace(temporary, folder / key)
+        os.replace(temporary, key, src_dir_fd=folder, dst_dir_fd=folder)
         return True
     except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=folder)
         return False
+    finally:
+        os.close(folder)
 
 
 def describe() -> dict:
@@ -142,6 +272,13 @@ def describe() -> dict:
     size = sum(p.stat().st_size for p in files)
     executables = len([p for p in files if p.parent.name == "executables" and not p.name.startswith(".")])
     state = "on" if enabled() else "off (JACCLI_NO_CACHE)"
+    if enabled():
+        try:
+            os.close(_open_folder())
+        except Untrusted as error:
+            state = f"not used: {error}"
+        except OSError as error:
+            state = f"not used: {error.strerror}"
     return {"location": str(root), "state": state, "executables": executables, "files": len(files), "bytes": size}
 
 

@@ -82,7 +82,7 @@ def run(request: Request) -> Result:
     """Compute the derivative `request.command` asks for, at one point."""
     from . import cache
 
-    use_cache = cache.enabled(request.no_cache)
+    use_cache = cache.usable(request.no_cache)
     jax, jnp = load_jax(use_cache)
     budget = default_max_memory() if request.max_memory is None else request.max_memory
     expression = read_expression(request.expr)

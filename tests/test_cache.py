@@ -1,6 +1,7 @@
 """The executable cache: used on a second call, keyed by everything that matters, robust to damage."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -64,8 +65,6 @@ def test_a_corrupt_entry_is_ignored_and_replaced(cache):
 
 def test_concurrent_processes_share_the_cache(cache):
     env = {"JACCLI_CACHE_DIR": str(cache)}
-    import os
-
     processes = [subprocess.Popen([JACCLI, "hvp", "x**2*y + y**3", "--at", "1,2", "--v", "1,0", "-f", "json"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
                  for _ in range(4)]
@@ -102,3 +101,95 @@ def test_key_changes_with_every_part():
                    {"layout": [("x", (2,), True)]}, {"device": "gpu"}):
         keys.add(executable_key(**{**base, **change}))
     assert len(keys) == 7
+
+
+# -- trust: a cache that another user could write is never read (ssh's StrictModes) ------------------------
+def _plant(cache, expr="x**2"):
+    """A genuine entry for `grad expr`, made by a trusted run; returns its path."""
+    call(cache, "grad", expr, "--at", "3")
+    (name,) = entries(cache)
+    return cache / "executables" / name
+
+
+needs_root = pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0,
+                                reason="giving a folder to another uid needs root")
+
+
+@needs_root
+def test_a_world_writable_cache_of_another_user_is_not_loaded(cache):
+    _plant(cache)
+    for path in (cache, cache / "executables", *(cache / "executables").iterdir()):
+        os.chown(path, 12345, 12345)
+        os.chmod(path, 0o777)
+    done = jaccli("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
+    assert done.returncode == 0 and json.loads(done.stdout)["cache"] == "off"
+    assert json.loads(done.stdout)["value"] == 6.0
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("warning: not using the compilation cache: ")
+    assert "uid 12345" in done.stderr
+
+
+@pytest.mark.parametrize("where", ["root", "folder"])
+def test_a_group_or_world_writable_folder_of_ours_is_not_trusted(cache, where):
+    _plant(cache)
+    os.chmod(cache if where == "root" else cache / "executables", 0o775)
+    done = jaccli("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
+    assert json.loads(done.stdout)["cache"] == "off" and "writable by group" in done.stderr
+    info = json.loads(jaccli("cache", "info", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)}).stdout)
+    assert info["state"].startswith("not used") if where == "root" else info["state"] == "on"
+
+
+def test_entry_trust_follows_the_folder(cache, monkeypatch):
+    """An entry must be ours; its mode matters only when others can enter its folder."""
+    from jaccli import cache as cache_module
+
+    entry = _plant(cache)
+    os.chmod(entry, 0o666)
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(cache))
+    monkeypatch.setattr(cache_module, "_REFUSED", [])
+    assert cache_module._read_entry(entry.name) is not None  # 0700 folder: nobody else can reach it
+    os.chmod(cache / "executables", 0o755)
+    assert cache_module._read_entry(entry.name) is None and "mode 0666" in cache_module._REFUSED[0]
+    cache_module._REFUSED.clear()
+    os.chmod(cache / "executables", 0o700)
+    link = cache / "executables" / ("0" * 64)
+    link.symlink_to(entry)
+    assert cache_module._read_entry(link.name) is None  # never through a link
+    assert cache_module._read_entry(entry.name) is not None
+
+
+def test_an_entry_copied_over_another_key_is_a_miss(cache):
+    """The entry of grad sin(x) copied over grad x**2's: a miss with the right answer, not −0.98999."""
+    target = _plant(cache, "x**2")
+    target_bytes = target.read_bytes()
+    other = call(cache, "grad", "sin(x)", "--at", "3")
+    assert other["cache"] == "miss"
+    source = next(cache / "executables" / n for n in entries(cache) if n != target.name)
+    target.write_bytes(source.read_bytes())
+    again = call(cache, "grad", "x**2", "--at", "3")
+    assert again["cache"] == "miss" and again["value"] == 6.0
+    assert call(cache, "grad", "x**2", "--at", "3")["cache"] == "hit"  # replaced by a good entry
+    damaged = bytearray(target_bytes)
+    damaged[-1] ^= 0xFF  # same key, payload changed: the digest no longer matches
+    target.write_bytes(bytes(damaged))
+    assert call(cache, "grad", "x**2", "--at", "3") == {**again, "cache": "miss"}
+
+
+def test_entries_are_private_files(cache):
+    import stat
+
+    entry = _plant(cache)
+    assert stat.S_IMODE(os.lstat(entry).st_mode) == 0o600
+
+
+@needs_root
+def test_an_xla_entry_of_another_user_turns_the_batch_cache_off(cache, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("1,2\n3,4\n")
+    env = {"JACCLI_CACHE_DIR": str(cache)}
+    assert jaccli("grad", "x*y", "--at", f"@{points}", env=env).returncode == 0
+    planted = cache / "xla" / "planted"
+    planted.write_bytes(b"x")
+    os.chown(planted, 12345, 12345)
+    done = jaccli("grad", "x*y", "--at", f"@{points}", env=env)
+    assert done.returncode == 0 and done.stdout == "2.0 1.0\n4.0 3.0\n"
+    assert "xla/planted is owned by uid 12345" in done.stderr
