@@ -143,10 +143,10 @@ def in_process(calls: int = 200) -> None:
     import numpy as np
 
     jax.config.update("jax_enable_x64", True)
-    from jaccli import derivatives
-    from jaccli.layout import Layout
-    from jaccli.parse import parse_expression
-    from jaccli.translate import build_function
+    from jaccli.compute import derivatives
+    from jaccli.inputs.layout import Layout
+    from jaccli.language.parse import parse_expression
+    from jaccli.compute.translate import build_function
 
     def median_ms(function, *args) -> float:
         jax.block_until_ready(function(*args))

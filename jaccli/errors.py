@@ -1,12 +1,14 @@
 """Errors that reach the user, and the exit codes they map to.
 
-Library code raises these and never prints or exits; `cli.main` is the one place
-that turns them into an ``error:`` line, a ``hint:`` line and an exit code.
+Library code raises these (and warns through `warn`) and never prints or exits;
+`cli.main` is the one place that turns them into an ``error:`` line, a ``hint:``
+line and an exit code.
 """
 
 from __future__ import annotations
 
 import enum
+import warnings
 
 
 class ExitCode(enum.IntEnum):
@@ -62,6 +64,15 @@ class ComputeError(JaccliError):
     """The computation failed at run time (device error, out of memory)."""
 
     exit_code = ExitCode.RUNTIME
+
+
+class JaccliWarning(UserWarning):
+    """Something the user should know about a result that is still given (non-finite numbers, a skipped cache)."""
+
+
+def warn(message: str) -> None:
+    """Library code's one way to warn: the CLI prints it as a `warning:` line, Python shows a JaccliWarning."""
+    warnings.warn(message, JaccliWarning, stacklevel=2)
 
 
 def caret_lines(text: str, position: int, width: int = 76) -> list[str]:

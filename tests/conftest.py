@@ -29,7 +29,8 @@ def jaccli(*args: str, input: str | bytes | None = None, env: dict | None = None
 
 def compute(command: str, expr: str, at=(), **options) -> np.ndarray:
     """The result array of one in-process run."""
-    from jaccli.evaluate import Request, run
+    from jaccli.compute.prepare import Request
+    from jaccli.compute.run import run
 
     at = (at,) if isinstance(at, str) else tuple(at)
     for key in ("v", "u"):

@@ -97,8 +97,8 @@ def test_skip_bad_writes_error_records_and_goes_on():
 
 
 def test_function_is_traced_once_for_several_chunk_sizes(points_csv, tmp_path):
-    from jaccli import batch
-    from jaccli.evaluate import Request
+    from jaccli.compute import batch
+    from jaccli.compute.prepare import Request
 
     path = tmp_path / "many.csv"
     rows = np.random.default_rng(0).normal(size=(11, 3))
@@ -150,7 +150,7 @@ def test_many_vectors_from_a_json_lines_file(tmp_path):
 
 
 def test_derivative_over_many_points_equals_one_point(points_csv):
-    for options, kw in ((["--order", "2"], {"order": 2}), (["--wrt", "x,x,z"], {"partial": ("x", "x", "z")})):
+    for options, kw in ((["--order", "2"], {"order": 2}), (["--partial", "x,x,z"], {"partial": ("x", "x", "z")})):
         lines = jaccli("derivative", "x**3*y*sin(z)", "--at", f"@{points_csv}", *options, "-f", "json").stdout
         got = np.array([json.loads(line)["value"] for line in lines.splitlines()])
         want = np.stack([one_point("derivative", "x**3*y*sin(z)", row, **kw) for row in POINTS])

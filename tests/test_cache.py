@@ -93,7 +93,7 @@ def test_info_shows_the_cache_and_clear_empties_it(cache):
 
 
 def test_key_changes_with_every_part():
-    from jaccli.cache import executable_key
+    from jaccli.compute.cache import executable_key
 
     base = dict(command="grad", mode=None, dtype="float64", expr="x**2", layout=[("x", (), True)], device="cpu")
     keys = {executable_key(**base)}
@@ -140,7 +140,7 @@ def test_a_group_or_world_writable_folder_of_ours_is_not_trusted(cache, where):
 
 def test_entry_trust_follows_the_folder(cache, monkeypatch):
     """An entry must be ours; its mode matters only when others can enter its folder."""
-    from jaccli import cache as cache_module
+    from jaccli.compute import cache as cache_module
 
     entry = _plant(cache)
     os.chmod(entry, 0o666)

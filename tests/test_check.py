@@ -48,8 +48,8 @@ def test_check_without_expect_agrees_with_finite_differences_and_sympy(of, expr,
 def test_finite_difference_corpus_of_random_expressions():
     from hypothesis import given, settings, strategies as st
 
-    from jaccli.checking import check
-    from jaccli.evaluate import Request
+    from jaccli.compute.check import check
+    from jaccli.compute.prepare import Request
 
     terms = st.sampled_from(["sin(x*y)", "exp(x/3)*y", "x**3", "log(1 + y**2)", "tanh(x - y)", "sqrt(2 + x**2)",
                              "x/(1.5 + cos(y))", "atan(x*y)"])

@@ -165,7 +165,7 @@ def test_hostile_expressions_get_an_error_not_a_hang(tmp_path, make):
 
 
 def test_help_does_not_import_jax_or_sympy():
-    code = ("import sys; from jaccli.cli import main; main(['--help']); main(['hessian', '--help']); "
+    code = ("import sys; from jaccli.cli.app import main; main(['--help']); main(['hessian', '--help']); "
             "print(sorted(m for m in ('jax', 'sympy', 'numpy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]"
@@ -194,15 +194,18 @@ def test_bare_jaccli_prints_help():
 
 
 def test_runtime_failure_maps_to_exit_3(monkeypatch, capsys):
-    from jaccli import cli, evaluate
+    from jaccli import cli
+    from jaccli.compute import run
+    from jaccli.env import Environment
     from jaccli.errors import ComputeError
 
-    def explode(request):
+    def explode(request, spec=None):
         raise ComputeError("the computation failed: RESOURCE_EXHAUSTED")
 
-    monkeypatch.setattr(evaluate, "run", explode)
-    assert cli.main(["grad", "x**2", "--at", "1"]) == 3
-    assert capsys.readouterr().err.startswith("error: the computation failed")
+    monkeypatch.setattr(run, "run", explode)
+    env = Environment.capture()
+    assert cli.main(["grad", "x**2", "--at", "1"], env) == 3
+    assert env.err_text().startswith("error: the computation failed")
 
 
 def test_a_backend_that_will_not_start_is_a_device_error_not_a_bug():

@@ -34,7 +34,7 @@ def test_mixed_partials_against_sympy(names):
 
 
 def test_mixed_partial_of_an_array_variable_is_refused():
-    done = jaccli("derivative", "sum(x**3)", "--at", "x=[1,2]", "--wrt", "x,x")
+    done = jaccli("derivative", "sum(x**3)", "--at", "x=[1,2]", "--partial", "x,x")
     assert done.returncode == 2 and "scalar variables" in done.stderr
 
 

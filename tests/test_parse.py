@@ -3,8 +3,8 @@
 import pytest
 
 from jaccli.errors import ParseError, UnknownNameError
-from jaccli.nodes import Num
-from jaccli.parse import MAX_DEPTH, natural_key, parse_expression, parse_text
+from jaccli.language.nodes import Num
+from jaccli.language.parse import MAX_DEPTH, natural_key, parse_expression, parse_text
 
 
 @pytest.mark.parametrize("text", [

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from jaccli.errors import JaccliError, ShapeError, TooLargeError
-from jaccli.parse import parse_expression
-from jaccli.points import bind_point, read_spec, read_value, split_items
+from jaccli.language.parse import parse_expression
+from jaccli.inputs.points import bind_point, read_spec, read_value, split_items
 
 BUDGET = 10**9
 
@@ -138,7 +138,7 @@ def test_wrt_unknown_variable():
 
 def test_constant_values_use_the_same_functions_as_expressions():
     from conftest import compute
-    from jaccli.functions import SIGNATURES
+    from jaccli.language.functions import SIGNATURES
 
     for name, signature in SIGNATURES.items():
         if name == "where":

@@ -6,8 +6,9 @@ import json
 import numpy as np
 from rich.console import Console
 
-from jaccli import render
-from jaccli.evaluate import Request, run
+from jaccli.compute.prepare import Request
+from jaccli.compute.run import run
+from jaccli.output import formats, tables
 
 
 def result(command, expr, at, **kw):
@@ -16,7 +17,7 @@ def result(command, expr, at, **kw):
 
 def table_text(res, width=80, **kw):
     console = Console(record=True, width=width, file=io.StringIO())
-    render.to_table(res, console, **kw)
+    tables.to_table(res, console, **kw)
     return console.export_text()
 
 
@@ -47,20 +48,20 @@ def test_precision_changes_table_digits():
 
 def test_plain_is_savetxt_like_and_round_trips():
     res = result("hessian", "x**2*y + y**3", "1,2")
-    assert render.to_plain(res) == "4.0 2.0\n2.0 12.0\n"
+    assert formats.to_plain(res) == "4.0 2.0\n2.0 12.0\n"
     third = result("eval", "[x/3, x/7]", "1")
-    assert np.array_equal(np.loadtxt(io.StringIO(render.to_plain(third))), [1 / 3, 1 / 7])
+    assert np.array_equal(np.loadtxt(io.StringIO(formats.to_plain(third))), [1 / 3, 1 / 7])
 
 
 def test_plain_of_3d_is_slices_loadtxt_reads():
     res = result("hessian", "[x**2*y, x*y**3]", "1,2")
-    loaded = np.loadtxt(io.StringIO(render.to_plain(res)))
+    loaded = np.loadtxt(io.StringIO(formats.to_plain(res)))
     assert np.array_equal(loaded.reshape(2, 2, 2), res.value)
 
 
 def test_json_has_the_spec_keys_and_round_trips():
     res = result("jacobian", "[x**2*y, sin(z)]", "1,2,pi/2")
-    text, nonfinite = render.to_json(res)
+    text, nonfinite = formats.to_json(res)
     document = json.loads(text)
     assert not nonfinite
     for key in ("command", "expr", "variables", "point", "shape", "value", "mode", "dtype"):
@@ -71,13 +72,13 @@ def test_json_has_the_spec_keys_and_round_trips():
 
 
 def test_json_nonfinite_numbers_are_strings():
-    text, nonfinite = render.to_json(result("eval", "[1/x, -1/x, x/x]", "0"))
+    text, nonfinite = formats.to_json(result("eval", "[1/x, -1/x, x/x]", "0"))
     assert nonfinite
     assert json.loads(text)["value"] == ["inf", "-inf", "nan"]
 
 
 def test_csv_header_names_entries():
-    text = render.to_csv(result("jacobian", "[x**2*y, sin(z)]", "1,2,pi/2"))
+    text = formats.to_csv(result("jacobian", "[x**2*y, sin(z)]", "1,2,pi/2"))
     header, row = text.splitlines()
     assert header.split(",") == ["df0/dx", "df0/dy", "df0/dz", "df1/dx", "df1/dy", "df1/dz"]
     assert row.split(",")[:2] == ["4.0", "1.0"]
@@ -85,7 +86,7 @@ def test_csv_header_names_entries():
 
 def test_npy_round_trips():
     res = result("hessian", "x**2*y + y**3", "1,2")
-    assert np.array_equal(np.load(io.BytesIO(render.to_npy(res))), res.value)
+    assert np.array_equal(np.load(io.BytesIO(formats.to_npy(res))), res.value)
 
 
 def test_jacobian_of_a_matrix_output_prints_one_labelled_slice_per_row():

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .errors import PointError, TooLargeError
+from ..errors import PointError, TooLargeError
 
 
 def builders(max_bytes: int) -> dict:

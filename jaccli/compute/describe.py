@@ -5,28 +5,31 @@ from __future__ import annotations
 import math
 import platform
 
-from . import cache, derivatives, points
+from ..inputs.builders import format_bytes
+from ..inputs.layout import Layout
+from . import cache
 from .budget import default_max_memory
-from .builders import format_bytes
-from .evaluate import output_shape, read_expression, select_device, load_jax
-from .layout import Layout
+from .commands import COMMANDS
+from .prepare import Request, bind, output_shape, read_expression
+
+_HOW = {"eval": "f itself", "grad": "jax.grad", "jvp": "jax.jvp", "vjp": "jax.vjp",
+        "hvp": "jax.jvp of jax.grad, H is never formed", "hessian": "jax.jacfwd(jax.jacrev(f))"}
 
 
-def describe(expr: str, at: tuple[str, ...], order, wrt) -> dict:
+def describe(request: Request) -> dict:
     """The parsed expression, variables with shapes, output shape, and the strategy of each command."""
-    expression = read_expression(expr)
+    expression = read_expression(request.expr)
     uses = expression.uses
-    shapes: dict[str, tuple[int, ...] | None]
-    if at:
-        spec = points.read_spec(at, max_bytes=default_max_memory())
-        point = points.bind_point(expression, spec, order=order, wrt=wrt)
-        layout = point.layout
+    setup = None
+    if request.at:
+        setup = bind(request, expression=expression)
+        layout = setup.layout
         shapes = {s.name: s.shape for s in layout.slots}
     else:
-        names = list(order) if order else list(expression.variables)
+        names = list(request.vars) if request.vars else list(expression.variables)
         shapes = {n: () if uses[n].rank == 0 else (uses[n].min_size,) if uses[n].size_known else None
                   for n in names}
-        layout = Layout.build(names, shapes, wrt) if None not in shapes.values() else None
+        layout = Layout.build(names, shapes, request.wrt) if None not in shapes.values() else None
 
     variables = {}
     for name, shape in shapes.items():
@@ -41,35 +44,42 @@ def describe(expr: str, at: tuple[str, ...], order, wrt) -> dict:
         description["output shape"] = "not known until the sizes of the arrays are given (--at)"
         return description
 
-    _, jnp = load_jax()
+    import numpy as np
+
     from .translate import build_function
 
-    f = build_function(expression, layout, jnp.float64)
-    out = output_shape(f, jnp.zeros(layout.z_size), jnp.zeros(layout.c_size))
-    n_in, n_out = layout.z_size, math.prod(out)
+    f = setup.function if setup else build_function(expression, layout, np.float64)
+    out = output_shape(f, np.zeros(layout.z_size), np.zeros(layout.c_size))
     description["input shape"] = str(layout.in_shape)
     description["output shape"] = str(out)
-    jac_mode = derivatives.choose_mode("jacobian", "auto", n_in, n_out)
-    strategies = {
-        "jacobian": f"{jac_mode} (jax.jac{jac_mode}: {n_in} input{'s' * (n_in != 1)} "
-                    f"{'≤' if jac_mode == 'fwd' else '>'} {n_out} output{'s' * (n_out != 1)}), "
-                    f"shape {derivatives.result_shape('jacobian', out, layout.in_shape)}",
-        "hessian": f"fwd-rev (jax.jacfwd(jax.jacrev(f))), "
-                   f"shape {derivatives.result_shape('hessian', out, layout.in_shape)}",
-    }
-    if out == ():
-        strategies["grad"] = "rev (jax.grad)"
-        strategies["hvp"] = "fwd-rev (jax.jvp of jax.grad), H is never formed"
-    else:
-        strategies["grad, hvp"] = "not applicable: the expression is not scalar"
-    strategies["jvp"] = "fwd (jax.jvp)"
-    strategies["vjp"] = "rev (jax.vjp)"
-    description["strategies"] = strategies
+    description["strategies"] = strategies(layout, out)
     return description
+
+
+def strategies(layout: Layout, out: tuple) -> dict:
+    """How each command would compute, and its result's shape, from the registry."""
+    n_in, n_out = layout.z_size, math.prod(out)
+    found = {}
+    for name, command in COMMANDS.items():
+        if name in ("eval", "derivative"):
+            continue
+        if command.scalar_only and out != ():
+            found[name] = "not applicable: the expression is not scalar"
+            continue
+        mode = command.mode(None, n_in, n_out)
+        if name == "jacobian":
+            how = (f"jax.jac{mode}: {n_in} input{'s' * (n_in != 1)} {'≤' if mode == 'fwd' else '>'} "
+                   f"{n_out} output{'s' * (n_out != 1)}")
+        else:
+            how = _HOW[name]
+        found[name] = f"{mode} ({how}), shape {command.result_shape(out, layout.in_shape)}"
+    return found
 
 
 def system_info() -> dict:
     from importlib import metadata
+
+    from .backend import load_jax, select_device
 
     def version(package: str) -> str:
         try:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import PointError
+from ..errors import PointError
 
 READ_SIZE = 1 << 24  # bytes per read from a file or pipe
 
@@ -60,10 +61,11 @@ def _concat_blocks(blocks: list[Block]) -> Block:
 
 
 class RecordReader:
-    """Records from `source`: a path, or '-' for standard input."""
+    """Records from `source`: a path, or '-' for `stdin` (a binary stream; the process's own by default)."""
 
-    def __init__(self, source: str, max_rows: int = 16384):
+    def __init__(self, source: str, max_rows: int = 16384, stdin=None):
         self.source = source
+        self.stdin = stdin
         self.max_rows = max_rows  # may be changed while reading
         self.format: str | None = None  # 'csv' or 'json', detected from the first line
         self.header: list[str] | None = None
@@ -79,7 +81,7 @@ class RecordReader:
         if self.source.lower().endswith(".npy"):
             yield from self._npy_blocks()
             return
-        fd, close = self._open()
+        read, ready, close = self._open()
         buffered: list[Block] = []
 
         def drain(everything: bool):
@@ -95,7 +97,7 @@ class RecordReader:
             pending = b""
             line_no = 0
             while True:
-                data = os.read(fd, READ_SIZE)
+                data = read()
                 if not data:
                     break
                 self.done += len(data)
@@ -112,7 +114,7 @@ class RecordReader:
                         buffered.append(item)
                 line_no += complete.count(b"\n")
                 yield from drain(False)
-                if buffered and not _ready(fd):
+                if buffered and not ready():
                     yield from drain(True)
             if pending.strip():
                 for item in self._parse(pending + b"\n", line_no):
@@ -123,21 +125,27 @@ class RecordReader:
                         buffered.append(item)
             yield from drain(True)
         finally:
-            if close:
-                os.close(fd)
+            close()
 
     def _open(self):
+        """(read(), ready(), close()) for the source: raw reads of a file descriptor where there is one."""
         if self.source == "-":
-            fd, close = 0, False
+            stream = self.stdin if self.stdin is not None else sys.stdin.buffer
+            try:
+                fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):  # in memory: everything has arrived
+                return (lambda: stream.read(READ_SIZE)), (lambda: True), (lambda: None)
+            close = lambda: None  # noqa: E731
         else:
             try:
-                fd, close = os.open(self.source, os.O_RDONLY), True
+                fd = os.open(self.source, os.O_RDONLY)
             except OSError as error:
                 raise PointError(f"cannot read {self.source!r}: {error.strerror}") from None
+            close = lambda: os.close(fd)  # noqa: E731
         info = os.fstat(fd)
         if stat.S_ISREG(info.st_mode):
             self.total = info.st_size
-        return fd, close
+        return (lambda: os.read(fd, READ_SIZE)), (lambda: _ready(fd)), close
 
     def _npy_blocks(self):
         try:

@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import nodes
-from .errors import ShapeError, UnknownNameError
-from .layout import Layout
-from .parse import Expression
+from ..language import nodes
+from ..errors import ShapeError, UnknownNameError
+from ..inputs.layout import Layout
+from ..language.parse import Expression
 
 if not jax.config.jax_enable_x64:
     jax.config.update("jax_enable_x64", True)  # float64 is the default; float32 only when asked

@@ -17,6 +17,14 @@ class Format(str, enum.Enum):
     latex = "latex"
 
 
+class ReportFormat(str, enum.Enum):
+    """check, inspect and info: for people or for programs."""
+
+    table = "table"
+    plain = "plain"
+    json = "json"
+
+
 class DType(str, enum.Enum):
     float64 = "float64"
     float32 = "float32"
@@ -42,7 +50,9 @@ class SecondOrderMode(str, enum.Enum):
 
 Expr = Annotated[str, typer.Argument(metavar="EXPR", help="The expression, e.g. 'x**2*y + y**3', or @file.", show_default=False)]
 At = Annotated[Optional[list[str]], typer.Option(
-    "--at", "-a", metavar="POINT", help="The point: 1,2,pi/2 · x=1,y=2 · 'x=[1,2,3]' · X=@x.npy · 'x=full(100, 0.5)'. Repeatable.",
+    "--at", "-a", metavar="POINT",
+    help="The point: 1,2,pi/2 · x=1,y=2 (repeatable) · 'x=[1,2,3]' · X=@x.npy · 'x=full(100, 0.5)'. "
+         "Many points: @points.csv, @points.npy, @points.jsonl, or - (CSV or JSON lines on standard input).",
     show_default=False)]
 V = Annotated[Optional[list[str]], typer.Option(
     "--v", metavar="VECTOR", help="The tangent v (shape of the input): 1,0 · x=1,y=0 · @v.npy.", show_default=False)]
@@ -92,8 +102,10 @@ Order = Annotated[Optional[int], typer.Option(
     "--order", "-k", metavar="K", min=1, max=8, help="The order of the derivative tensor [default: 1].",
     show_default=False)]
 Partial = Annotated[Optional[str], typer.Option(
-    "--wrt", metavar="NAMES", help="One mixed partial: x,x,y is ∂³f/∂x²∂y (scalar variables).",
+    "--partial", metavar="NAMES", help="One mixed partial: x,x,y is ∂³f/∂x²∂y (scalar variables).",
     show_default=False)]
+ReportFmt = Annotated[Optional[ReportFormat], typer.Option(
+    "--format", "-f", help="Output format [default: table on a terminal, else plain].", show_default=False)]
 
 
 class Of(str, enum.Enum):

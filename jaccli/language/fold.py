@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .errors import ParseError
+from ..errors import ParseError
 from .nodes import Add, Mul, Node, Num, Pow, Unary
 
 MAX_BITS = 10_000  # largest exact constant kept while folding

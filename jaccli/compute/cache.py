@@ -29,6 +29,8 @@ import stat
 import sys
 from pathlib import Path
 
+from ..errors import warn
+
 _MAGIC = b"jaccli-exec-2\n"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -117,9 +119,8 @@ _REFUSED: list[str] = []
 def _refuse(reason: str) -> None:
     """Warn once per process that the cache is not used, and why."""
     if not _REFUSED:
-        sys.stderr.write(f"warning: not using the compilation cache: {reason}; "
-                         "fix its owner and mode (chmod go-w), or set JACCLI_CACHE_DIR\n")
-        sys.stderr.flush()
+        warn(f"not using the compilation cache: {reason}; fix its owner and mode (chmod go-w), "
+             "or set JACCLI_CACHE_DIR")
     _REFUSED.append(reason)
 
 
@@ -165,9 +166,10 @@ def enable_xla_cache(jax) -> None:
 def _source_hash() -> str:
     """A hash of jaccli's own modules (names, sizes, times): a changed jaccli never reuses an old executable."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
         info = path.stat()
-        digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns};".encode())
+        digest.update(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns};".encode())
     return digest.hexdigest()[:16]
 
 

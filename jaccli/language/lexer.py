@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ParseError
+from ..errors import ParseError
 
 _TOKEN = re.compile(
     r"""(?P<ws>\s+)

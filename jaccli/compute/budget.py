@@ -6,8 +6,8 @@ import math
 import os
 import re
 
-from .errors import PointError, TooLargeError
-from .builders import format_bytes
+from ..errors import PointError, TooLargeError
+from ..inputs.builders import format_bytes
 
 
 def default_max_memory() -> int:
@@ -18,18 +18,14 @@ def default_max_memory() -> int:
         return 4 * 1024**3
 
 
-def guard_size(command: str, shape: tuple[int, ...], itemsize: int, budget: int) -> None:
+def guard_size(what: str, shape: tuple[int, ...], itemsize: int, budget: int,
+               alternative: str = "use a smaller problem") -> None:
     """Refuse, before any work, a result that would not fit in the memory budget."""
     size = math.prod(shape) * itemsize
     if size <= budget:
         return
-    alternative = {
-        "hessian": "use `hvp` (H·v without forming H)",
-        "jacobian": "use `jvp` or `vjp` (J·v, uᵀ·J without forming J)",
-        "derivative": "use a lower --order, or --wrt for one mixed partial",
-    }.get(command, "use a smaller problem")
     raise TooLargeError(
-        f"the {command} result would take {format_bytes(size)} (shape {shape}), "
+        f"the {what} result would take {format_bytes(size)} (shape {shape}), "
         f"more than the memory budget of {format_bytes(budget)}",
         hint=f"{alternative}, or raise --max-memory",
     )

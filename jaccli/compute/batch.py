@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import points
-from .errors import ComputeError, JaccliError, PointError, ShapeError
-from .budget import default_max_memory, guard_size
-from .evaluate import (
-    Request, check_scalar, differentiated, load_jax, output_shape, plan_operation, read_expression, select_device,
-)
-from .layout import Layout
-from .records import BadRecord, Block, RecordReader
+from ..errors import JaccliError, PointError, ShapeError
+from ..inputs import points
+from ..inputs.layout import Layout
+from ..inputs.records import BadRecord, Block, RecordReader
+from . import cache
+from .backend import device_name, load_jax, runtime_error, select_device
+from .budget import default_max_memory
+from .prepare import Plan, Request, bind, plan, read_expression
 
 MAX_CHUNK = 65536
 STREAM_CHUNK = 4096  # a pipe: a lone line is padded to the chunk, so keep answers quick
@@ -37,6 +37,8 @@ def is_batch(request: Request) -> bool:
 
 def record_source(texts, option: str) -> str | None:
     """The path (or '-') of a many-records input among an option's texts, if any."""
+    if isinstance(texts, points.PointSpec):  # already read: one point
+        return None
     if len(texts) != 1:
         if any(t.strip() == "-" for t in texts):
             raise PointError(f"{option} - (standard input) goes alone")
@@ -70,58 +72,37 @@ class Chunk:
     points: np.ndarray | None  # (B, total) flat points in layout order, when they vary
 
 
-@dataclass
-class Plan:
-    request: Request
-    expression: object
-    layout: Layout
-    out_shape: tuple
-    shape: tuple  # one result's shape
-    mode: str
-    device: str
-    dtype: str
-    chunk: int
-    extra: dict = field(default_factory=dict)
-
-    @functools.cached_property
-    def widths(self) -> dict:
-        """How many numbers each option's value has in a record."""
-        layout = self.layout
-        return {"--at": layout.z_size + layout.c_size, "--v": layout.z_size, "--u": math.prod(self.out_shape)}
-
-
 class BatchRun:
     """Set up from a request; `results()` yields Chunks and BadRecords in input order."""
 
-    def __init__(self, request: Request, chunk_size: int | None = None):
-        from . import cache
-
-        jax, jnp = load_jax(cache.usable(request.no_cache))
+    def __init__(self, request: Request, chunk_size: int | None = None, stdin=None):
+        self.jax, _ = load_jax(cache.usable(request.no_cache))
         self.request = request
-        self.jax = jax
         if request.with_value:
             raise PointError("--with-value takes one point", hint="for many points run `eval` and `grad` apart")
         self.budget = default_max_memory() if request.max_memory is None else request.max_memory
         self.expression = read_expression(request.expr)
-        self.dtype = jnp.dtype(request.dtype)
         self.device = select_device(request.device)
+        self.device_name = device_name(self.device)
         self.sources = {opt: record_source(texts, opt) for texts, opt in
                         ((request.at, "--at"), (request.v, "--v"), (request.u, "--u"))}
         streams = [opt for opt, src in self.sources.items() if src == "-"]
         self.shared = streams if len(streams) > 1 else None  # several '-': one record carries all
-        self.reader = self._reader(streams)
+        self.reader = self._reader(streams, stdin)
         self.chunk_size = chunk_size
         self.plan: Plan | None = None
+        self.chunk = 0  # points computed together, once the plan is made
+        self.stream = False  # input from a pipe: answer each line at once
         if self.reader is not None and chunk_size:
             self.reader.max_rows = chunk_size
 
-    def _reader(self, streams):
+    def _reader(self, streams, stdin):
         sources = {src for src in self.sources.values() if src}
         if len(sources) > 1:
             raise PointError("many records can come from one file or stream only",
                              hint="put the points and vectors in one stream: --at - --v - with JSON lines "
                                   '{"at": [...], "v": [...]}')
-        return RecordReader(next(iter(sources))) if sources else None
+        return RecordReader(next(iter(sources)), stdin=stdin) if sources else None
 
     # -- the loop ---------------------------------------------------------------
     def results(self):
@@ -217,7 +198,9 @@ class BatchRun:
         return {o: v[0] for o, v in parts.items()} if flat else parts
 
     def _width(self, option: str) -> int:
-        return self.plan.widths[option]
+        layout = self.plan.layout
+        return {"--at": layout.z_size + layout.c_size, "--v": layout.z_size,
+                "--u": math.prod(self.plan.out_shape)}[option]
 
     def _flat(self, option: str, value) -> np.ndarray:
         layout = self.plan.layout
@@ -240,51 +223,24 @@ class BatchRun:
 
     # -- setting up from the first record -----------------------------------------
     def _make_plan(self, parts: dict) -> None:
-        request = self.request
         first_at = parts.get("--at")
-        if first_at is not None:
-            if isinstance(first_at, np.ndarray) and first_at.ndim == 2:
-                first_at = first_at[0]
-            if isinstance(first_at, dict):
-                spec = points.PointSpec({k: _floats(v, keep_shape=True) for k, v in first_at.items()}, [])
-            else:
-                spec = points.PointSpec({}, [_floats(first_at)])
-        else:
-            spec = points.read_spec(request.at, max_bytes=self.budget)
-        fixed = points.bind_point(self.expression, spec, order=request.vars, wrt=differentiated(request))
-        layout = fixed.layout
-        self.fixed_point = None if first_at is not None else np.concatenate([fixed.values[n].reshape(-1)
-                                                                             for n in layout.names])
-        from .translate import build_function
-
-        self.f = build_function(self.expression, layout, self.dtype)
-        out_shape = output_shape(self.f, np.zeros(layout.z_size, self.dtype), np.zeros(layout.c_size, self.dtype))
-        command = request.command
-        check_scalar(request, out_shape)
+        if isinstance(first_at, np.ndarray) and first_at.ndim == 2:
+            first_at = first_at[0]
+        setup = bind(self.request, None if first_at is None else record_spec(first_at), self.expression)
+        carried = self._carried()
         # the operator one point would use, on all directions at once (it is vmapped over the points)
-        mode, shape, make_operator, _ = plan_operation(request, layout, out_shape, self.dtype, self.budget,
-                                                       blocks=False)
-        guard_size(command, shape, self.dtype.itemsize, self.budget)
-        per_point = (math.prod(shape) + 2 * (layout.z_size + layout.c_size)) * self.dtype.itemsize
+        self.plan = plan(setup, blocks=False, vector="--v" not in carried and "--u" not in carried)
+        layout = setup.layout
+        self.fixed_point = None if first_at is not None else \
+            np.concatenate([np.reshape(setup.point[n], -1) for n in layout.names] or [np.zeros(0)])
+        per_point = (math.prod(self.plan.shape) + 2 * (layout.z_size + layout.c_size)) * setup.dtype.itemsize
         limit = MAX_CHUNK if self.reader.total is not None else STREAM_CHUNK
-        chunk = self.chunk_size or max(1, min(limit, CHUNK_BYTES // (4 * per_point)))
-        self.plan = Plan(request, self.expression, layout, out_shape, shape, mode,
-                         f"{self.device.platform}:{self.device.id}", request.dtype, chunk)
-        self.reader.max_rows = chunk
-        self.plan.extra["stream"] = self.reader.total is None  # answers one line at a time: format quickly
-        if first_at is None:
-            self.plan.extra["point"] = fixed.values
-        self.fixed_vector = self._fixed_vector()
+        self.chunk = self.chunk_size or max(1, min(limit, CHUNK_BYTES // (4 * per_point)))
+        self.reader.max_rows = self.chunk
+        self.stream = self.reader.total is None  # answers one line at a time: format quickly
+        self.fixed_vector = self.plan.vector
         self.columns = self._columns(layout)
-        self.compiled = self._compile(make_operator(self.f))
-
-    def _fixed_vector(self):
-        """The one --v/--u for every record, or None when the records carry it."""
-        if "--v" in self._carried() or "--u" in self._carried():
-            return None
-        from .evaluate import read_vector_option
-
-        return read_vector_option(self.request, self.plan.layout, self.plan.out_shape, self.budget)
+        self.compiled = self._compile(self.plan.operator())
 
     @staticmethod
     def _columns(layout: Layout):
@@ -307,8 +263,8 @@ class BatchRun:
         return jax.jit(jax.vmap(counted, in_axes=(point_axis, point_axis, vector_axis)))
 
     def _compute_all(self, indices: np.ndarray, parts: dict):
-        for start in range(0, len(indices), self.plan.chunk):
-            part = slice(start, start + self.plan.chunk)
+        for start in range(0, len(indices), self.chunk):
+            part = slice(start, start + self.chunk)
             yield self._compute(indices[part], {o: v[part] for o, v in parts.items()})
 
     def _compute(self, indices: np.ndarray, parts: dict) -> Chunk:
@@ -317,22 +273,29 @@ class BatchRun:
         z_cols, c_cols = self.columns
         if self.fixed_point is None:
             rows = parts["--at"]
-            z, c = _pad(rows[:, z_cols], plan.chunk), _pad(rows[:, c_cols], plan.chunk)
+            z, c = _pad(rows[:, z_cols], self.chunk), _pad(rows[:, c_cols], self.chunk)
         else:
             rows = None
             z, c = self.fixed_point[z_cols], self.fixed_point[c_cols]
         if self.fixed_vector is None:
-            w = _pad(parts["--v" if "--v" in parts else "--u"], plan.chunk)
+            w = _pad(parts["--v" if "--v" in parts else "--u"], self.chunk)
         else:
             w = self.fixed_vector
+        dtype = plan.dtype
         try:
             with self.jax.default_device(self.device):
-                out = self.compiled(np.asarray(z, self.dtype), np.asarray(c, self.dtype), np.asarray(w, self.dtype))
+                out = self.compiled(np.asarray(z, dtype), np.asarray(c, dtype), np.asarray(w, dtype))
                 values = np.asarray(out)[:count]
         except (RuntimeError, MemoryError) as error:
-            raise ComputeError(f"the computation failed: {str(error).splitlines()[0]}",
-                               hint="try a smaller --chunk-size") from error
+            raise runtime_error(error, "try a smaller --chunk-size") from error
         return Chunk(indices, values.reshape((count,) + plan.shape), rows)
+
+
+def record_spec(record) -> points.PointSpec:
+    """One record's point: values by name (a JSON object) or flat values in order."""
+    if isinstance(record, dict):
+        return points.PointSpec({k: _floats(v, keep_shape=True) for k, v in record.items()}, [])
+    return points.PointSpec({}, [_floats(record)])
 
 
 def _floats(value, keep_shape: bool = False) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from . import functions
-from .errors import ParseError, UnknownNameError
+from ..errors import ParseError, UnknownNameError
 from .fold import fold
 from .lexer import Token, tokenize
 from .nodes import (

@@ -11,8 +11,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
-from . import nodes
-from .errors import JaccliError
+from ..language import nodes
+from ..errors import JaccliError
 
 
 class SymbolicError(JaccliError):
@@ -93,8 +93,8 @@ def to_sympy(expression, names):
     return build(expression.root), list(symbols)
 
 
-def symbolic_derivative(expression, layout, command: str, *, order=None, partial=None):
-    """The derivative as a SymPy Array (or scalar), in JAX's axis order: out + in (+ in)."""
+def symbolic_derivative(expression, layout, count: int, *, partial=None):
+    """The `count`-th derivative (or the mixed partial) as a SymPy Array or scalar, in JAX's axis order."""
     import sympy as sp
 
     if any(slot.shape for slot in layout.slots):
@@ -103,9 +103,8 @@ def symbolic_derivative(expression, layout, command: str, *, order=None, partial
                             hint="write the entries as scalar variables (x0, x1 …) for a formula")
     f, symbols = to_sympy(expression, layout.names)
     wrt = [symbols[layout.names.index(s.name)] for s in layout.wrt]
-    if command == "derivative" and partial:
+    if partial:
         return sp.diff(f, *[symbols[layout.names.index(name)] for name in partial])
-    count = {"eval": 0, "grad": 1, "jacobian": 1, "hessian": 2}.get(command, order or 1)
     result = f
     for _ in range(count):
         result = sp.derive_by_array(result, wrt)  # the new axis comes first: move it last

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import parse
+from ..language import parse
 from .builders import builders
-from .errors import JaccliError, PointError, ShapeError
-from .functions import closest_names
+from ..errors import JaccliError, PointError, ShapeError
+from ..language.functions import closest_names
 from .layout import Layout, concat_flat
 
 _NAMED = re.compile(r"\s*([^\W\d]\w*)\s*=(?!=)(.*)\Z", re.S)  # name=value, names as in Python
@@ -88,7 +88,7 @@ def read_value(text: str, *, max_bytes: int, option: str = "--at") -> np.ndarray
     text = text.strip()
     if text.startswith("@"):
         return load_array(text[1:])
-    from .translate import evaluate_constant
+    from ..compute.translate import evaluate_constant
 
     root = parse.parse_text(text, allow_keywords=frozenset(builders(max_bytes)))
     try:
@@ -149,9 +149,9 @@ def bind_point(expression: parse.Expression, spec: PointSpec, *, order=None, wrt
 
 def read_vector(texts, layout: Layout, shape: tuple[int, ...], *, option: str, max_bytes: int) -> np.ndarray:
     """--v (shape in_shape, names the wrt variables) or --u (shape out_shape) as a flat array."""
-    if not texts:
+    spec = texts if isinstance(texts, PointSpec) else read_spec(texts, max_bytes=max_bytes, option=option)
+    if not spec.named and not spec.flat:
         raise PointError(f"this command needs {option}", hint=f"e.g. {option} 1,0,0 or {option} @v.npy")
-    spec = read_spec(texts, max_bytes=max_bytes, option=option)
     size = math.prod(shape)
     if spec.named:
         names = [s.name for s in layout.wrt]

@@ -12,39 +12,41 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import tempfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import render
-from .errors import PointError
-from .records import BadRecord
+from ..errors import PointError, warn
+from ..inputs.records import BadRecord
+from .formats import json_array
+from .labels import entry_names
 
 
 SMALL = 4096  # numbers in a chunk below which plain Python formats faster than a polars frame
 
 
-def open_sink(fmt: str, plan, stream, *, precision=None):
+def open_sink(fmt: str, run, stream, env, *, precision=None):
+    """The sink for format `fmt`, once `run` (a BatchRun) has made its plan."""
     kind = {"csv": CsvSink, "plain": PlainSink, "json": JsonSink, "npy": NpySink, "table": TableSink}[fmt]
-    return kind(plan, stream, precision=precision)
+    return kind(run, stream, env, precision=precision)
 
 
 class Sink:
     threads = 2  # formatting workers; 0: format in the calling thread
 
-    def __init__(self, plan, stream, *, precision=None):
-        self.plan = plan
+    def __init__(self, run, stream, env, *, precision=None):
+        self.run = run
+        self.plan = plan = run.plan
         self.stream = stream  # binary
+        self.env = env
         self.precision = precision
         self.width = int(np.prod(plan.shape))
         # a small chunk from a stream: Python formats it faster than a polars frame (files stay on polars,
         # whose float notation differs from repr's in places, so that one file reads the same throughout)
-        self.quick = plan.extra.get("stream", False)
-        self.names = render.entry_names(plan.request.command, plan.out_shape, plan.layout,
-                                        render.request_order(plan.request))
+        self.quick = run.stream
+        self.names = entry_names(plan)
 
     def begin(self) -> bytes:
         return b""
@@ -105,13 +107,12 @@ class JsonSink(Sink):
         self.fixed = {  # the SPEC's keys; per run constants beyond them (device) stay out of every line
             "command": plan.request.command, "expr": plan.expression.text,
             "variables": list(plan.layout.names),
-            "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype,
+            "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype.name,
         }
         if plan.layout.held:
             self.fixed["wrt"] = [s.name for s in plan.layout.wrt]
-        fixed_point = plan.extra.get("point")
-        if fixed_point is not None:
-            self.fixed["point"] = {name: render.json_array(value)[0] for name, value in fixed_point.items()}
+        if self.run.fixed_point is not None:  # one point for every record (the records carry vectors)
+            self.fixed["point"] = {name: json_array(value)[0] for name, value in plan.point.items()}
         self.prefix = json.dumps(self.fixed, separators=(",", ":"))[:-1].encode() + b","
         self.warned = False
 
@@ -150,13 +151,19 @@ class JsonSink(Sink):
         for row, index in enumerate(chunk.indices):
             document = {**self.fixed, "index": int(index)}
             if points is not None:
-                document["point"] = {k: render.json_array(v[row])[0] for k, v in points.items()}
-            document["value"] = render.json_array(chunk.values[row])[0]
+                document["point"] = {k: json_array(v[row])[0] for k, v in points.items()}
+            document["value"] = json_array(chunk.values[row])[0]
             lines.append(json.dumps(document, allow_nan=False, separators=(",", ":")))
         return ("\n".join(lines) + "\n").encode()
 
     def bad(self, record: BadRecord) -> bytes:
         return (json.dumps({"index": record.index, "line": record.line, "error": record.message}) + "\n").encode()
+
+
+class Rows(bytes):
+    """Formatted bytes that know how many result rows they hold (a zero-width row is no bytes)."""
+
+    rows = 0
 
 
 class NpySink(Sink):
@@ -166,14 +173,16 @@ class NpySink(Sink):
         super().__init__(*args, **kw)
         self.spool = tempfile.TemporaryFile()
         self.count = 0
-        self.dtype = np.dtype(self.plan.dtype)
+        self.dtype = self.plan.dtype
 
-    def format_rows(self, matrix: np.ndarray) -> bytes:
-        return np.ascontiguousarray(matrix, dtype=self.dtype).tobytes()
+    def format_rows(self, matrix: np.ndarray) -> Rows:
+        data = Rows(np.ascontiguousarray(matrix, dtype=self.dtype).tobytes())
+        data.rows = len(matrix)
+        return data
 
-    def emit(self, data: bytes) -> None:
+    def emit(self, data: Rows) -> None:
         self.spool.write(data)
-        self.count += len(data) // (self.dtype.itemsize * max(self.width, 1)) if self.width else 1
+        self.count += getattr(data, "rows", 0)
 
     def end(self) -> None:
         from numpy.lib import format as npy
@@ -206,7 +215,9 @@ class TableSink(Sink):
         self.total += len(chunk.indices)
         if self.shown >= self.LIMIT:
             return b""
-        number = render.table_number(self.precision)
+        from .tables import table_number
+
+        number = table_number(self.precision)
         table = Table(show_header=self.shown == 0)
         table.add_column("index", justify="right")
         for name in self.names[:8]:
@@ -218,18 +229,23 @@ class TableSink(Sink):
                 break
             table.add_row(str(index), *[Text(number(x)) for x in row[:8]], *(["…"] if len(self.names) > 8 else []))
             self.shown += 1
-        return _render(table)
+        return self._render(table)
 
     def bad(self, record: BadRecord) -> bytes:
-        return _render(f"line {record.line}: {record.message}")
+        return self._render(f"line {record.line}: {record.message}")
+
+    def _render(self, renderable) -> bytes:
+        buffer = io.StringIO()
+        self.env.console(file=buffer).print(renderable)
+        return buffer.getvalue().encode()
 
     def end(self) -> None:
         from rich.text import Text
 
-        note = f"{self.total} points · mode {self.plan.mode} · {self.plan.dtype} · {self.plan.device}"
+        note = f"{self.total} points · mode {self.plan.mode} · {self.plan.dtype.name} · {self.run.device_name}"
         if self.total > self.shown:
             note += f" · the first {self.shown} shown (-f csv or -f json for all)"
-        self.emit(_render(Text(note, style="dim")))
+        self.emit(self._render(Text(note, style="dim")))
 
 
 def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool) -> None:
@@ -275,19 +291,6 @@ def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool) -> None
                 drain(everything=True)
             finally:
                 sink.end()
-
-
-def _render(renderable) -> bytes:
-    from rich.console import Console
-
-    console = Console(file=io.StringIO(), highlight=False, width=None if sys.stdout.isatty() else 10_000)
-    console.print(renderable)
-    return console.file.getvalue().encode()
-
-
-def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
-    sys.stderr.flush()
 
 
 def stop_at(record: BadRecord) -> PointError:

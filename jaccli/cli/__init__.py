@@ -1,0 +1,3 @@
+from .app import app, entry, main
+
+__all__ = ["app", "entry", "main"]

@@ -1,0 +1,89 @@
+"""The options every derivative command takes, written once: a frozen dataclass and the decorator that adds them.
+
+    @app.command()
+    @with_shared
+    def hessian(ctx: typer.Context, expr: Expr, mode: HessMode = ..., *, shared: Shared) -> None: ...
+
+`with_shared` appends the shared options to the command's signature (so typer
+shows them in --help, after the command's own), and hands the command one
+`Shared` value instead of a dozen parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, fields
+
+from .options import (
+    At, ChunkSize, Device, DeviceOpt, DType, Dtype, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad, Vars,
+    Wrt,
+)
+
+
+@dataclass(frozen=True)
+class Shared:
+    at: tuple[str, ...] = ()
+    vars: tuple[str, ...] | None = None
+    wrt: tuple[str, ...] | None = None
+    fmt: str | None = None
+    output: str | None = None
+    dtype: str = "float64"
+    precision: int | None = None
+    device: str | None = None
+    max_memory: int | None = None
+    full: bool = False
+    chunk_size: int | None = None
+    skip_bad: bool = False
+    no_cache: bool = False
+
+
+# name → (typer annotation, default), in the order --help lists them
+_OPTIONS = {
+    "at": (At, None), "vars": (Vars, None), "wrt": (Wrt, None), "fmt": (Fmt, None), "output": (Output, None),
+    "dtype": (Dtype, DType.float64), "precision": (Precision, None), "device": (DeviceOpt, None),
+    "max_memory": (MaxMemory, None), "full": (Full, False), "chunk_size": (ChunkSize, None),
+    "skip_bad": (SkipBad, False), "no_cache": (NoCache, False),
+}
+assert list(_OPTIONS) == [f.name for f in fields(Shared)]
+
+
+def names(text: str | None) -> tuple[str, ...] | None:
+    """'x, y' → ('x', 'y'); None stays None (not given), '' is () (no names)."""
+    if text is None:
+        return None
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _shared(values: dict) -> Shared:
+    from ..compute.budget import parse_size
+
+    def value(option):
+        return option.value if hasattr(option, "value") else option
+
+    return Shared(
+        at=tuple(values["at"] or ()), vars=names(values["vars"]), wrt=names(values["wrt"]), fmt=value(values["fmt"]),
+        output=values["output"], dtype=value(values["dtype"]), precision=values["precision"],
+        device=value(values["device"]), max_memory=parse_size(values["max_memory"]) if values["max_memory"] else None,
+        full=values["full"], chunk_size=values["chunk_size"], skip_bad=values["skip_bad"], no_cache=values["no_cache"],
+    )
+
+
+def with_shared(function):
+    """Give `function` the shared options; it receives them as its keyword-only `shared` argument."""
+    own = [p for p in inspect.signature(function, eval_str=True).parameters.values() if p.name != "shared"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+             for name, (annotation, default) in _OPTIONS.items()]
+
+    @functools.wraps(function)
+    def command(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name in _OPTIONS}
+        return function(*args, **kwargs, shared=_shared(values))
+
+    command.__signature__ = inspect.Signature([*own, *added])
+    command.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
+    del command.__wrapped__  # typer reads __signature__, not the function underneath
+    return command
+
+
+__all__ = ["Device", "Shared", "names", "with_shared"]

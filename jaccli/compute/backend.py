@@ -1,0 +1,64 @@
+"""JAX, loaded when a computation needs it: float64 on, the persistent cache, the device."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from ..errors import ComputeError, JaccliError
+
+
+def load_jax(use_cache: bool = False):
+    """(jax, jax.numpy) with float64 enabled; `use_cache`: JAX's persistent cache in <cache>/xla."""
+    import jax
+    import jax.numpy as jnp
+
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)  # float64 unless --dtype float32
+    if use_cache and not jax.config.jax_compilation_cache_dir:
+        from . import cache
+
+        cache.enable_xla_cache(jax)
+    return jax, jnp
+
+
+def select_device(name: str | None):
+    """The first device of platform `name` (cpu, gpu, tpu), or the first device jaxlib finds."""
+    jax, _ = load_jax()
+    try:
+        found = jax.devices()
+    except RuntimeError as error:  # the backend itself would not start (JAX_PLATFORMS, drivers)
+        platforms = os.environ.get("JAX_PLATFORMS")
+        raise ComputeError(f"cannot start a JAX backend: {str(error).splitlines()[0]}",
+                           hint=f"JAX_PLATFORMS is {platforms!r}: unset it, or install that platform's jaxlib"
+                           if platforms else "see `jaccli info`; for NVIDIA GPUs: pip install 'jaccli[cuda12]'") from None
+    if name is None:
+        return found[0]
+    try:
+        return jax.devices(name)[0]
+    except RuntimeError:
+        platforms = ", ".join(sorted({d.platform for d in found}))
+        raise JaccliError(
+            f"no {name} device: jaxlib found only {platforms}",
+            hint="for NVIDIA GPUs: pip install 'jaccli[cuda12]'; `jaccli info` lists the devices",
+        ) from None
+
+
+def device_name(device) -> str:
+    return f"{device.platform}:{device.id}"
+
+
+@contextlib.contextmanager
+def no_xla_cache(jax):
+    """JAX's persistent compilation cache switched off for the duration."""
+    before = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", before)
+
+
+def runtime_error(error: Exception, hint: str) -> ComputeError:
+    """XLA's run-time failures (they derive from RuntimeError) as exit 3 with a hint."""
+    return ComputeError(f"the computation failed: {str(error).splitlines()[0]}", hint=hint)

@@ -1,0 +1,235 @@
+"""Request → Plan: the one preparation step behind every door.
+
+The one-point run, many points, `check`, `inspect`, `--symbolic` and the Python
+API all go through `bind` (text in once: the expression parsed, the point read and
+bound to the variables) and `plan` (output shape, scalar check, mode, result
+shape, size guard, the vector option). What they do next differs; how they got
+there does not.
+
+    >>> plan = prepare(Request("hessian", "x**2*y + y**3", at=("1,2",)))
+    >>> plan.shape, plan.mode
+    ((2, 2), 'fwd-rev')
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PointError, ShapeError
+from ..inputs import points
+from ..inputs.layout import Layout
+from ..inputs.points import PointSpec
+from ..language.parse import Expression, parse_expression
+from . import commands
+from .budget import block_size, default_max_memory, guard_size
+from .commands import Command
+
+Inputs = "tuple[str, ...] | PointSpec"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What was asked: the CLI's options, the API's arguments or a served request, before anything is read.
+
+    `at`, `v` and `u` are the option texts (`("x=1", "y=2")`) or an already read PointSpec.
+    """
+
+    command: str
+    expr: str
+    at: tuple[str, ...] | PointSpec = ()
+    v: tuple[str, ...] | PointSpec = ()
+    u: tuple[str, ...] | PointSpec = ()
+    vars: tuple[str, ...] | None = None  # the order of the variables
+    wrt: tuple[str, ...] | None = None  # differentiate these, hold the others
+    mode: str | None = None
+    dtype: str = "float64"
+    device: str | None = None
+    max_memory: int | None = None
+    no_cache: bool = False
+    chunk_size: int | None = None  # one point: basis directions a block (jacobian, hessian)
+    order: int | None = None  # derivative: the order of the tensor
+    partial: tuple[str, ...] | None = None  # derivative: ∂ᵏf/∂x∂x∂y as ('x', 'x', 'y')
+    with_value: bool = False  # f(x) too, in the same pass as ∇f
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The request read and bound: expression, variables with shapes, the point (when one is known)."""
+
+    request: Request
+    command: Command
+    expression: Expression
+    layout: Layout
+    point: dict[str, np.ndarray]  # name → value, in variable order
+    z: np.ndarray  # the differentiated variables, flat, in the run's dtype
+    c: np.ndarray  # the held ones
+    dtype: np.dtype
+    budget: int
+
+    @functools.cached_property
+    def function(self):
+        """f(z, c) in jax.numpy, traced only when asked for."""
+        from .translate import build_function
+
+        return build_function(self.expression, self.layout, self.dtype)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs: the setup, the output and result shapes, the mode, the vector."""
+
+    setup: Setup
+    out_shape: tuple[int, ...]
+    axes: tuple[str, ...]  # 'out'/'in' axes of the result
+    shape: tuple[int, ...]  # one result's shape
+    mode: str
+    block: int | None  # basis directions a block (one point's jacobian/hessian), None: all at once
+    vector: np.ndarray | None  # the --v or --u, flat; None when records carry it
+    order: int | tuple[str, ...] | None = None  # derivative: the tensor's order, or the mixed partial's names
+    notes: dict = field(default_factory=dict, compare=False)
+
+    request = property(lambda self: self.setup.request)
+    command = property(lambda self: self.setup.command)
+    expression = property(lambda self: self.setup.expression)
+    layout = property(lambda self: self.setup.layout)
+    point = property(lambda self: self.setup.point)
+    dtype = property(lambda self: self.setup.dtype)
+    budget = property(lambda self: self.setup.budget)
+
+    def operator(self):
+        """g(z, c, w) for this plan: the command's operator, blockwise or all at once."""
+        from . import derivatives
+
+        f, request, n = self.setup.function, self.request, self.layout.z_size
+        if self.command.name == "derivative":
+            if request.partial:
+                return derivatives.mixed_partial(f, partial_directions(request.partial, self.layout))
+            return derivatives.nth_derivative(f, request.order or 1)
+        if request.with_value:
+            return derivatives.value_and_grad(f)
+        if self.block is None:
+            return self.command.build(f, self.mode)
+        blocked = derivatives.blocked_jacobian if self.command.name == "jacobian" else derivatives.blocked_hessian
+        return blocked(f, self.mode, self.block, self.out_shape, n, self.dtype)
+
+
+def read_expression(text: str) -> Expression:
+    """Parse EXPR, or the file it names with @file."""
+    if text.startswith("@") and len(text) > 1:
+        try:
+            text = Path(text[1:]).read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise PointError(f"cannot read the expression file {text[1:]!r}: {error}") from None
+        text = text.strip()
+    if not text.strip():
+        raise ShapeError("the expression is empty", hint='e.g. jaccli grad "x**2*y" --at 1,2')
+    return parse_expression(text)
+
+
+def differentiated(request: Request) -> tuple[str, ...] | None:
+    """The variables to differentiate: --wrt, or those of a mixed partial (x,x,y → x, y)."""
+    return tuple(dict.fromkeys(request.partial)) if request.partial else request.wrt
+
+
+def bind(request: Request, spec: PointSpec | None = None, expression: Expression | None = None) -> Setup:
+    """Read the expression and the point (`spec`, else request.at) and bind them: variables, shapes, z and c."""
+    command = commands.get("grad" if request.with_value else request.command)  # --with-value: f and ∇f
+    budget = default_max_memory() if request.max_memory is None else request.max_memory
+    expression = expression or read_expression(request.expr)
+    if spec is None:
+        spec = request.at if isinstance(request.at, PointSpec) else points.read_spec(request.at, max_bytes=budget)
+    point = points.bind_point(expression, spec, order=request.vars, wrt=differentiated(request))
+    dtype = np.dtype(request.dtype)
+    return Setup(request, command, expression, point.layout, point.values, np.asarray(point.z, dtype),
+                 np.asarray(point.c, dtype), dtype, budget)
+
+
+def plan(setup: Setup, out_shape: tuple[int, ...] | None = None, *, blocks: bool = True,
+         vector: bool = True) -> Plan:
+    """The run's plan; `out_shape` when it is known (a cached executable), else found by tracing.
+
+    blocks=False: all basis directions at once (many points: the chunk of points bounds
+    memory). vector=False: records carry --v/--u, so none is read here.
+    """
+    request, command, layout = setup.request, setup.command, setup.layout
+    if out_shape is None:
+        out_shape = output_shape(setup.function, setup.z, setup.c)
+    if (command.scalar_only or request.with_value) and out_shape != ():
+        raise not_scalar(command.name if command.scalar_only else None, out_shape)
+    n, m = layout.z_size, math.prod(out_shape)
+    order = None
+    if command.name == "derivative":
+        order = tuple(request.partial) if request.partial else (request.order or 1)
+        axes = ("out",) if request.partial else ("out",) + ("in",) * order
+        mode = derivative_mode(len(order) if request.partial else order, mixed=bool(request.partial))
+        if request.partial:
+            partial_directions(request.partial, layout)
+    else:
+        axes = command.axes
+        mode = "rev" if request.with_value else command.mode(request.mode, n, m)
+    shape = command.result_shape(out_shape, layout.in_shape, axes)
+    guard_size(command.name, shape, setup.dtype.itemsize, setup.budget, command.too_large)
+    block = None
+    if blocks and command.blockwise and not request.with_value:
+        block = block_size(command.name, mode, request.chunk_size, n, out_shape, setup.dtype.itemsize, setup.budget)
+    w = read_vector(setup, out_shape) if vector else None
+    return Plan(setup, out_shape, axes, shape, mode, block, w, order)
+
+
+def prepare(request: Request, spec: PointSpec | None = None) -> Plan:
+    """bind, then plan: text in once, a typed plan out."""
+    return plan(bind(request, spec))
+
+
+def read_vector(setup: Setup, out_shape: tuple) -> np.ndarray:
+    """The command's --v (shape in_shape) or --u (shape out_shape), flat in the run's dtype; refuse the other."""
+    request, command, layout = setup.request, setup.command, setup.layout
+    for name in ("v", "u"):
+        given = getattr(request, name)
+        if given and command.vector != name:
+            raise PointError(f"`{command.name}` takes no --{name}", hint="--v goes with jvp and hvp, --u with vjp")
+    if command.vector is None:
+        return np.zeros(0, setup.dtype)
+    shape = layout.in_shape if command.vector == "v" else out_shape
+    value = points.read_vector(getattr(request, command.vector), layout, shape, option=f"--{command.vector}",
+                               max_bytes=setup.budget)
+    return value.astype(setup.dtype, copy=False)
+
+
+def output_shape(f, z, c) -> tuple[int, ...]:
+    """The shape of f's value, found by tracing (no computation)."""
+    from .backend import load_jax
+
+    jax, _ = load_jax()
+    spec = jax.eval_shape(f, jax.ShapeDtypeStruct(z.shape, z.dtype), jax.ShapeDtypeStruct(c.shape, c.dtype))
+    return tuple(spec.shape)
+
+
+def not_scalar(name: str | None, out_shape: tuple) -> ShapeError:
+    """grad, hvp and --with-value need a scalar expression."""
+    what = f"`{name}`" if name else "--with-value"
+    return ShapeError(
+        f"{what} needs a scalar expression, but got {math.prod(out_shape)} outputs (shape {out_shape})",
+        hint="use `jacobian`" + (" of the gradient, or `jvp`" if name == "hvp" else " or `vjp`")
+        + ", or sum the outputs",
+    )
+
+
+def derivative_mode(order: int, mixed: bool) -> str:
+    """How `derivative` composes: fwd-fwd-rev for a 3rd-order tensor, fwd-fwd-fwd for a mixed partial."""
+    return "-".join(["fwd"] * order) if mixed else "-".join(["fwd"] * (order - 1) + ["rev"])
+
+
+def partial_directions(names: tuple[str, ...], layout: Layout) -> tuple[int, ...]:
+    """Where each variable of a mixed partial sits in z; each must be a scalar."""
+    slots = {s.name: s for s in layout.wrt}
+    for name in names:
+        if slots[name].shape != ():
+            raise ShapeError(f"a mixed partial names scalar variables, but {name!r} has shape {slots[name].shape}",
+                             hint="use --order K for the whole derivative tensor of an array variable")
+    return tuple(slots[name].offset for name in names)

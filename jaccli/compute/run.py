@@ -1,0 +1,114 @@
+"""One point: Request → Result. Bind, look the executable up in the cache, else compile it once; run.
+
+A warm call loads a serialized executable keyed by everything that decides it
+(expression, command, mode, dtype, shapes, block, device): no tracing, lowering or
+XLA compile. The output shape of a cached function comes with its entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import JaccliError
+from ..inputs.points import PointSpec
+from . import cache
+from .backend import device_name, load_jax, no_xla_cache, runtime_error, select_device
+from .prepare import Plan, Request, bind, plan
+
+
+@dataclass
+class Result:
+    """One point's answer: the plan it came from, the value (NumPy, shape plan.shape), how it was got."""
+
+    plan: Plan
+    value: np.ndarray
+    device: str  # cpu:0
+    cache: str = "off"  # hit, miss or off
+    function_value: float | None = None  # --with-value
+
+    command = property(lambda self: self.plan.command)
+    request = property(lambda self: self.plan.request)
+    expression = property(lambda self: self.plan.expression)
+    layout = property(lambda self: self.plan.layout)
+    point = property(lambda self: self.plan.point)
+    out_shape = property(lambda self: self.plan.out_shape)
+    mode = property(lambda self: self.plan.mode)
+    vector = property(lambda self: self.plan.vector)
+    dtype = property(lambda self: self.plan.dtype.name)
+    variables = property(lambda self: self.plan.layout.names)
+    shape = property(lambda self: self.value.shape)
+
+    def __repr__(self) -> str:
+        return (f"<{self.request.command} of {self.expression.text!r}: shape {self.shape}, mode {self.mode}, "
+                f"{self.dtype}>\n{np.array2string(self.value, precision=10)}")
+
+    def _table(self, width: int):
+        import io
+
+        from rich.console import Console
+
+        from ..output.tables import to_table
+
+        console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
+        to_table(self, console)
+        return console
+
+    def __rich_console__(self, console, options):
+        from rich.text import Text
+
+        yield Text.from_ansi(self._table(options.max_width).export_text(styles=True))
+
+    def _repr_html_(self) -> str:
+        """A table in notebooks."""
+        return self._table(120).export_html(inline_styles=True)
+
+
+def run(request: Request, spec: PointSpec | None = None) -> Result:
+    """Compute what `request.command` asks for at one point (`spec`, else request.at)."""
+    use_cache = cache.usable(request.no_cache)
+    jax, _ = load_jax(use_cache)
+    setup = bind(request, spec)
+    device = select_device(request.device)
+    key = entry = None
+    if use_cache:
+        key = cache.executable_key(
+            command=request.command, mode=request.mode, dtype=request.dtype, expr=str(setup.expression),
+            chunk=request.chunk_size, budget=setup.budget if setup.command.blockwise else None,
+            order=request.order, partial=request.partial, with_value=request.with_value,
+            layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
+            device=(device.platform, device.device_kind, device.id))
+        entry = cache.load_executable(key, device)
+    the_plan = plan(setup, tuple(entry[1]["out_shape"]) if entry else None)
+    if entry is not None and entry[1].get("block") != the_plan.block:
+        entry = None
+    z, c, w = setup.z, setup.c, the_plan.vector
+
+    def compile_fresh():
+        # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
+        with no_xla_cache(jax):
+            fresh = jax.jit(the_plan.operator()).lower(z, c, w).compile()
+        if key is not None:
+            cache.store_executable(key, fresh, {"out_shape": list(the_plan.out_shape), "block": the_plan.block})
+        return fresh
+
+    try:
+        with jax.default_device(device):
+            if entry is None:
+                value = np.asarray(compile_fresh()(z, c, w))
+            else:
+                try:
+                    value = np.asarray(entry[0](z, c, w))
+                except (RuntimeError, ValueError, TypeError):  # a cached executable that won't run: replace it
+                    entry = None
+                    value = np.asarray(compile_fresh()(z, c, w))
+    except JaccliError:
+        raise
+    except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
+        raise runtime_error(error, "try --device cpu, a smaller problem, or --dtype float32") from error
+    status = "off" if key is None else "hit" if entry is not None else "miss"
+    function_value = None
+    if request.with_value:
+        function_value, value = float(value[0]), value[1:]
+    return Result(the_plan, value.reshape(the_plan.shape), device_name(device), status, function_value)

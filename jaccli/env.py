@@ -1,0 +1,103 @@
+"""The program's surroundings, made once in `cli.main` and handed down: streams, terminals, colour.
+
+Nothing below the CLI touches `sys.stdout` or `sys.stderr`; it writes to the
+streams of an Environment. Tests make one with `Environment.capture()` and read
+what was written.
+
+    >>> env = Environment.capture()
+    >>> env.warn("the result has non-finite numbers")
+    >>> env.err_text()
+    'warning: the result has non-finite numbers\\n'
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@dataclass
+class Environment:
+    stdin: object  # text stream with .buffer (binary)
+    stdout: object
+    stderr: object
+    stdin_isatty: bool = False
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+    variables: dict = field(default_factory=dict)  # the environment variables that matter (NO_COLOR, TERM)
+
+    @classmethod
+    def system(cls) -> Environment:
+        """The process's own streams and terminal."""
+        return cls(sys.stdin, sys.stdout, sys.stderr, _isatty(sys.stdin), _isatty(sys.stdout), _isatty(sys.stderr),
+                   {k: os.environ[k] for k in ("NO_COLOR", "TERM", "COLUMNS") if k in os.environ})
+
+    @classmethod
+    def capture(cls, stdin: str | bytes = b"", *, tty: bool = False, variables: dict | None = None) -> Environment:
+        """Streams in memory (for tests): `stdin` to read, stdout and stderr to inspect afterwards."""
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+
+        def stream(initial: bytes = b""):
+            return io.TextIOWrapper(io.BytesIO(initial), encoding="utf-8", write_through=True)
+
+        return cls(stream(data), stream(), stream(), tty, tty, tty, dict(variables or {}))
+
+    # -- reading back what a captured environment was given ------------------------------
+    def out_bytes(self) -> bytes:
+        return self.stdout.buffer.getvalue()
+
+    def out_text(self) -> str:
+        return self.out_bytes().decode()
+
+    def err_text(self) -> str:
+        return self.stderr.buffer.getvalue().decode()
+
+    # -- writing ------------------------------------------------------------------------
+    @property
+    def colour(self) -> bool:
+        """Colour and styles on stdout: a terminal, unless NO_COLOR is set or TERM is dumb."""
+        return self.stdout_isatty and "NO_COLOR" not in self.variables and self.variables.get("TERM") != "dumb"
+
+    def warn(self, message: str) -> None:
+        self.stderr.write(f"warning: {message}\n")
+        self.stderr.flush()
+
+    def error(self, lines: list[str], hint: str | None) -> None:
+        """The `error:` line, what follows it (a caret), and a `hint:` line."""
+        self.stderr.write(f"error: {lines[0]}\n")
+        for line in lines[1:]:
+            self.stderr.write(line + "\n")
+        if hint:
+            self.stderr.write(f"hint: {hint}\n")
+        self.stderr.flush()
+
+    def write(self, data: str | bytes) -> None:
+        """Text or bytes to stdout, flushed at once (a co-process waits for it)."""
+        if isinstance(data, bytes):
+            self.stdout.flush()
+            self.stdout.buffer.write(data)
+            self.stdout.buffer.flush()
+        else:
+            self.stdout.write(data)
+            self.stdout.flush()
+
+    def console(self, *, stderr: bool = False, file=None):
+        """A rich Console for stdout (or stderr, or a file): natural width to a pipe, never squashed."""
+        from rich.console import Console
+
+        if file is not None:
+            return Console(file=file, width=200, color_system=None, highlight=False)
+        terminal = self.stderr_isatty if stderr else self.stdout_isatty
+        plain = not terminal or "NO_COLOR" in self.variables or self.variables.get("TERM") == "dumb"
+        return Console(file=self.stderr if stderr else self.stdout, highlight=False, force_terminal=terminal,
+                       no_color=plain or None, color_system=None if plain else "auto",
+                       width=None if terminal else 10_000)

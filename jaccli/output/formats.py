@@ -1,0 +1,105 @@
+"""Results → text for programs: JSON, CSV, plain (like numpy.savetxt) and .npy bytes.
+
+Pure functions of a Result; the caller writes what they return. No JAX here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import numpy as np
+
+from .labels import entry_names
+
+
+def document(result, value, point) -> dict:
+    """The JSON object of one result (SPEC §4), with `value` and `point` already converted."""
+    plan = result.plan
+    data = {
+        "command": result.request.command, "expr": plan.expression.text, "variables": list(plan.layout.names),
+        "wrt": [s.name for s in plan.layout.wrt], "point": point, "shape": list(result.value.shape),
+        "value": value, "mode": plan.mode, "dtype": plan.dtype.name, "device": result.device, "cache": result.cache,
+    }
+    if plan.block is not None:
+        data["block"] = plan.block
+    if result.function_value is not None:
+        data["function_value"] = result.function_value
+    return data
+
+
+def to_json(result) -> tuple[str, bool]:
+    """One JSON object; returns (text, whether a non-finite number was replaced)."""
+    point = {name: np.asarray(array, dtype=np.float64) for name, array in result.point.items()}
+    finite = np.isfinite(result.value).all() and all(np.isfinite(a).all() for a in point.values())
+    if result.function_value is not None:
+        finite = finite and math.isfinite(result.function_value)
+    if finite and result.value.size > 10_000:  # large: orjson writes the arrays natively, shortest round-trip
+        import orjson
+
+        data = document(result, np.ascontiguousarray(result.value, dtype=np.float64),
+                        {name: a if a.ndim else float(a) for name, a in point.items()})
+        return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n", False
+    data = document(result, json_array(result.value)[0], {k: json_array(a)[0] for k, a in point.items()})
+    if result.function_value is not None:
+        data["function_value"] = json_array(result.function_value)[0]
+    return json.dumps(data, allow_nan=False) + "\n", not finite
+
+
+def json_array(array):
+    """Nested lists of floats, with nan/inf/-inf as strings (RFC 8259 has no such numbers)."""
+    array = np.asarray(array, dtype=np.float64)
+    if np.isfinite(array).all():
+        return array.tolist(), False
+    return _replace_nonfinite(array.astype(object)).tolist(), True
+
+
+def _replace_nonfinite(array: np.ndarray) -> np.ndarray:
+    for index, x in np.ndenumerate(array):
+        if not math.isfinite(x):
+            array[index] = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return array
+
+
+def to_csv(result) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    with_value = result.function_value is not None
+    writer.writerow((["f"] if with_value else []) + entry_names(result.plan))
+    values = [repr(float(x)) for x in result.value.reshape(-1)]
+    writer.writerow(([repr(result.function_value)] if with_value else []) + values)
+    return buffer.getvalue()
+
+
+def to_plain(result, precision: int | None = None) -> str:
+    """Like numpy.savetxt: one matrix row a line; more than 2-D, 2-D slices with a blank line between."""
+    value = result.value
+    number = _repr if precision is None else (lambda x: f"{x:.{precision}g}")
+    if result.function_value is not None:  # --with-value: f(x) on the first line, then ∇f
+        return number(result.function_value) + "\n" + _plain_matrix(value, number)
+    if value.ndim <= 2:
+        return _plain_matrix(value, number)
+    slices = value.reshape(-1, *value.shape[-2:])
+    return "\n".join(_plain_matrix(s, number) for s in slices)
+
+
+def _plain_matrix(value: np.ndarray, number) -> str:
+    rows = value.reshape(-1, 1) if value.ndim < 2 else value
+    if rows.size > 10_000 and number is _repr:
+        import polars as pl
+
+        frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(rows.shape[1])], orient="row")
+        return frame.write_csv(include_header=False, separator=" ")
+    return "".join(" ".join(number(x) for x in row) + "\n" for row in rows)
+
+
+def _repr(x) -> str:
+    return repr(float(x))
+
+
+def to_npy(result) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, result.value, allow_pickle=False)
+    return buffer.getvalue()

@@ -1,0 +1,42 @@
+"""Names of a result's entries, from its plan's axes: f0, Jv_f0, df/dx, df0/dx, d2f/dxdy, Hv_x[0], d3f/dxdxdy.
+
+A result is made of 'out' axes (labels f, f0, f[0,1]) and 'in' axes (x, y, x[0],
+X[1,2]); a product (eval, jvp, vjp, hvp) names its one axis with the command's
+prefix, a derivative names the output and each input it is taken along.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..inputs.layout import output_labels
+
+
+def entry_namer(plan):
+    """flat index of one result ↦ its ASCII name."""
+    outs = output_labels(plan.out_shape)
+    ins = plan.layout.in_labels()
+    n = len(ins)
+    axes, prefix = plan.axes, plan.command.prefix
+    if isinstance(plan.order, tuple):  # one mixed partial: d3f/dxdxdy
+        along = "".join(f"d{v}" for v in plan.order)
+        return lambda k: f"d{len(plan.order)}{outs[k]}/{along}"
+    if axes == ("out",):
+        return lambda k: prefix + outs[k]
+    if axes == ("in",):
+        return lambda k: prefix + ins[k]
+    order = len(axes) - 1  # ('out', 'in', …)
+
+    def name(k: int) -> str:
+        o, rest = divmod(k, n**order)
+        along = [rest // n ** (order - 1 - a) % n for a in range(order)]
+        return f"d{order if order > 1 else ''}{outs[o]}/" + "".join(f"d{ins[j]}" for j in along)
+
+    return name
+
+
+def entry_names(plan) -> list[str]:
+    """Every entry's name, in C order."""
+    name = entry_namer(plan)
+    count = plan.command.count(math.prod(plan.out_shape), plan.layout.z_size, plan.axes)
+    return [name(k) for k in range(count)]

@@ -1,0 +1,213 @@
+"""Results, check reports and descriptions → rich tables for people.
+
+Each function prints to the console it is given (a terminal's, a file's, or
+`Console(record=True)` in tests) and touches nothing else. Labels hold
+[brackets]: they are plain `Text`, never markup.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..inputs.layout import Labels, output_labels
+from .labels import entry_namer
+
+MAX_ROWS, MAX_COLUMNS = 24, 10
+_SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉,")
+
+
+def to_table(result, console, *, precision: int | None = None, full: bool = False) -> None:
+    """Labelled rows and columns; shape, mode and dtype in the caption line."""
+    from rich.table import Table
+    from rich.text import Text
+
+    number = table_number(precision)
+    plan = result.plan
+    matrices = _as_matrices(result)
+    title = f"{plan.command.title} of {_short(str(plan.expression))} at {_point_text(result.point)}"
+    console.print(Text(title, style="bold"))
+    summarized = False
+    for name, rows, columns, matrix in matrices:
+        shown_rows = _shown(len(rows), MAX_ROWS, full)
+        label_width = max(len(name), *(len(rows[i]) for i in shown_rows if i is not None))
+        cell_width = max(len(c) for c in list(columns[:3]) + list(columns[-3:]))
+        cell_width = max(cell_width, *(len(number(x)) for x in matrix[:3, :3].reshape(-1)),
+                         *(len(number(x)) for x in matrix[-3:, -3:].reshape(-1)))
+        fit = max(2, (console.width - label_width - 4) // (cell_width + 3))
+        shown_columns = _shown(len(columns), min(MAX_COLUMNS, fit), full)
+        summarized |= None in shown_rows or None in shown_columns
+        table = Table()
+        table.add_column(Text(name), style="bold", no_wrap=True)
+        for j in shown_columns:
+            table.add_column(Text("…" if j is None else columns[j]), justify="right", no_wrap=True)
+        for i in shown_rows:
+            if i is None:
+                table.add_row("⋮", *["⋮" for _ in shown_columns])
+                continue
+            cells = [Text("…" if j is None else number(matrix[i, j])) for j in shown_columns]
+            table.add_row(Text(rows[i]), *cells)
+        console.print(table)
+    caption = f"shape {tuple(result.value.shape)} · mode {plan.mode} · {plan.dtype.name} · {result.device}"
+    if summarized:
+        caption += " · summarized: --full shows every entry"
+    console.print(Text(caption, style="dim"))
+    if result.function_value is not None:
+        console.print(Text(f"f = {number(result.function_value)}"))
+    out_shape = plan.out_shape
+    slices = (math.prod(out_shape) if plan.axes == ("out", "in", "in") and out_shape else
+              out_shape[0] if plan.axes == ("out", "in") and len(out_shape) >= 2 else len(matrices))
+    if summarized or len(matrices) < slices:  # entries or whole slices left out: say what the rest holds
+        console.print(Text(summary(result), style="dim"))
+
+
+def _as_matrices(result):
+    """The result as (corner label, row labels, column labels, 2-D matrix) pieces."""
+    plan = result.plan
+    value, axes, command = result.value, plan.axes, plan.command
+    outs = _pretty_outputs(plan.out_shape)
+    ins = plan.layout.in_labels()
+    in_shape = plan.layout.in_shape
+    order = plan.order
+    if isinstance(order, tuple):  # one mixed partial
+        return [(f"∂{len(order)}f/" + "".join(f"∂{v}" for v in order), outs, ["value"], value.reshape(-1, 1))]
+    if isinstance(order, int):  # the derivative tensor: rows are the output and the first order-1 axes
+        n = max(len(ins), 1)
+
+        def row(i: int) -> str:
+            o, rest = divmod(i, n ** (order - 1))
+            along = [rest // n ** (order - 2 - a) % n for a in range(order - 1)]
+            return f"∂{order}{outs[o]}/" + "".join(f"∂{ins[j]}" for j in along)
+
+        return [(f"∂{order}f", Labels(value.size // n, row), _prefixed("∂", ins), value.reshape(-1, n))]
+    if axes == ("out",):
+        return [_vector_or_matrix(value, plan.out_shape, outs, command.title)]
+    if axes == ("in",) or (axes == ("out", "in") and command.scalar_only):
+        prefix = command.table_prefix
+        if len(in_shape) == 2:
+            return [_vector_or_matrix(value, in_shape, ins, prefix + plan.layout.wrt[0].name)]
+        return [(command.title, _prefixed(prefix, ins), ["value"], value.reshape(-1, 1))]
+    n_in = len(ins)
+    if axes == ("out", "in") and len(plan.out_shape) >= 2:  # a matrix output: one slice per leading index
+        rows_per = math.prod(plan.out_shape[1:])
+        slices = value.reshape(-1, rows_per, n_in)
+        return [(f"∂f[{k},…]", Labels(rows_per, lambda i, k=k: "∂" + outs[k * rows_per + i]), _prefixed("∂", ins),
+                 slices[k]) for k in _shown(len(slices), 6, False) if k is not None]
+    if axes == ("out", "in"):
+        return [("∂fᵢ/∂xⱼ", _prefixed("∂", outs), _prefixed("∂", ins), value.reshape(-1, n_in))]
+    cube = value.reshape(-1, n_in, n_in)
+    corner = "∂²f/∂xᵢ∂xⱼ" if not plan.out_shape else None
+    shown = _shown(len(outs), 6, False)  # slices of a vector function's Hessian: the first and last few
+    return [(corner or f"∂²{outs[k]}", _prefixed("∂", ins), _prefixed("∂", ins), cube[k])
+            for k in shown if k is not None]
+
+
+def _prefixed(prefix: str, labels) -> Labels:
+    return Labels(len(labels), lambda i: prefix + labels[i])
+
+
+def summary(result) -> str:
+    """Norms and extreme entries of a large result, with the labels of where they are."""
+    flat = result.value.reshape(-1)
+    finite = np.isfinite(flat)
+    if not finite.any():
+        return "no finite entries"
+    values = np.where(finite, flat, 0.0)
+    largest, smallest = int(np.argmax(np.where(finite, flat, -np.inf))), int(np.argmin(np.where(finite, flat, np.inf)))
+    name = entry_namer(result.plan)
+    return (f"‖·‖ = {np.linalg.norm(values):.6g} · max {flat[largest]:.6g} at {name(largest)} · "
+            f"min {flat[smallest]:.6g} at {name(smallest)}"
+            + ("" if finite.all() else f" · {int((~finite).sum())} non-finite"))
+
+
+def _vector_or_matrix(value, shape, labels, name):
+    if len(shape) == 2:
+        rows = [f"[{i},:]" for i in range(shape[0])]
+        columns = [f"[:,{j}]" for j in range(shape[1])]
+        return (name, rows, columns, value.reshape(shape))
+    return (name, labels, ["value"], value.reshape(-1, 1))
+
+
+def _pretty_outputs(out_shape):
+    if len(out_shape) == 1:
+        return Labels(out_shape[0], lambda i: f"f{str(i).translate(_SUBSCRIPT)}")
+    return output_labels(out_shape)
+
+
+def _shown(count: int, limit: int, full: bool) -> list[int | None]:
+    """Indices to show: all of them, or the first and last few with None for the gap."""
+    if full or count <= limit:
+        return list(range(count))
+    head = limit // 2
+    return [*range(head), None, *range(count - (limit - head - 1), count)]
+
+
+def table_number(precision: int | None):
+    digits = 10 if precision is None else precision
+
+    def number(x) -> str:
+        x = float(x)
+        if x == 0:
+            return "0"
+        return f"{x:.{digits}g}"
+
+    return number
+
+
+def _point_text(point: dict) -> str:
+    parts = []
+    for name, value in point.items():
+        value = np.asarray(value)
+        if value.ndim == 0:
+            parts.append(f"{name}={float(value):.6g}")
+        elif value.size <= 4:
+            parts.append(f"{name}=[{', '.join(f'{float(v):.4g}' for v in value.reshape(-1))}]")
+        else:
+            parts.append(f"{name}=<{'×'.join(map(str, value.shape))} array>")
+    text = ", ".join(parts)
+    return _short(text) if text else "(no variables)"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- check reports and descriptions -------------------------------------------------------
+def check_tables(data: list[dict], console) -> None:
+    """For each check: the entries that differ (up to 50), notes, and the summary line."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..compute.check import summary_line
+
+    for item in data:
+        for reference in item["references"]:
+            if not reference["mismatches"]:
+                continue
+            table = Table(title=Text(f"entries that differ from {reference['reference']}"), title_justify="left")
+            for column in ("index", "entry", "expected", "got", "abs error", "rel error"):
+                table.add_column(column, justify="left" if column in ("index", "entry") else "right")
+            for row in reference["mismatches"][:50]:
+                table.add_row(Text(str(tuple(row["index"]))), Text(row["label"]), f"{row['expected']:.10g}",
+                              f"{row['got']:.10g}", f"{row['abs_error']:.3g}", f"{row['rel_error']:.3g}")
+            console.print(table)
+        for note in item["skipped"]:
+            console.print(Text(f"note: {note}", style="dim"))
+        console.print(Text(summary_line(item), style="bold green" if item["ok"] else "bold red"))
+
+
+def description_lines(description: dict) -> str:
+    """`inspect` and `info` for people: `key: value` lines, nested items indented."""
+    width = max(len(k) for k in description)
+    lines = []
+    for key, value in description.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines.extend(f"  {k}: {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            lines.append(f"{key}:")
+            lines.extend(f"  {item}" for item in value)
+        else:
+            lines.append(f"{key + ':':<{width + 1}} {value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,147 @@
+"""Where rendered output goes: the Environment's stdout or --output, in the format chosen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import JaccliError, warn
+from . import formats
+
+_SUFFIX_FORMATS = {".npy": "npy", ".json": "json", ".jsonl": "json", ".csv": "csv", ".txt": "plain"}
+
+
+def choose_format(fmt: str | None, output: str | None, env) -> str:
+    """-f if given; else from --output's suffix; else table on a terminal and plain elsewhere."""
+    if fmt:
+        return fmt
+    if output:
+        return _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "plain")
+    return "table" if env.stdout_isatty else "plain"
+
+
+def _refuse_binary_on_terminal(fmt: str, output: str | None, env) -> None:
+    if fmt == "npy" and output is None and env.stdout_isatty:
+        raise JaccliError("npy output is binary and stdout is a terminal",
+                          hint="write it to a file: --output result.npy, or redirect: > result.npy")
+
+
+def write_result(result, fmt: str | None, output: str | None, env, *, precision=None, full=False) -> None:
+    fmt = choose_format(fmt, output, env)
+    _refuse_binary_on_terminal(fmt, output, env)
+    if fmt == "npy":
+        emit(formats.to_npy(result), output, env)
+        return
+    if fmt == "table":
+        from .tables import to_table
+
+        draw = lambda console: to_table(result, console, precision=precision, full=full)  # noqa: E731
+        if output:
+            with _open(output, "w") as file:
+                draw(env.console(file=file))
+        else:
+            draw(env.console())
+        return
+    if fmt == "json":
+        text, nonfinite = formats.to_json(result)
+        if nonfinite:
+            warn('the result has non-finite numbers, written as the strings "nan", "inf", "-inf"')
+    elif fmt == "csv":
+        text = formats.to_csv(result)
+    else:
+        text = formats.to_plain(result, precision)
+    emit(text, output, env)
+
+
+def write_description(description: dict, fmt: str | None, env) -> None:
+    """`inspect` and `info`: key/value lines for people, one JSON object for programs."""
+    if fmt == "json":
+        import json
+
+        emit(json.dumps(description) + "\n", None, env)
+        return
+    from .tables import description_lines
+
+    emit(description_lines(description), None, env)
+
+
+def write_check(reports: list, fmt: str | None, env) -> bool:
+    """Print check reports: a summary line each, and the entries that differ; True when all agree."""
+    from ..compute.check import summarize
+
+    data = [summarize(report) for report in reports]
+    if fmt == "json":
+        import json
+
+        emit("".join(json.dumps(item) + "\n" for item in data), None, env)
+    else:
+        from .tables import check_tables
+
+        check_tables(data, env.console())
+    return all(item["ok"] for item in data)
+
+
+def write_batch(request, fmt: str | None, output: str | None, env, *, precision=None, full=False,
+                chunk_size: int | None = None, skip_bad: bool = False) -> None:
+    """Many points: stream each chunk's results out as soon as it is computed."""
+    from ..compute.batch import BatchRun
+    from .sinks import open_sink, write_stream
+
+    run = BatchRun(request, chunk_size, stdin=env.stdin.buffer)
+    fmt = choose_format(fmt, output, env)
+    _refuse_binary_on_terminal(fmt, output, env)
+    stream = _open(output, "wb") if output else env.stdout.buffer
+    results = run.results()
+    progress = _progress(run.reader, env) if env.stderr_isatty and run.reader is not None else None
+    try:
+        if progress is not None:
+            progress.start()
+            results = progress.follow(results)
+        write_stream(results, lambda: open_sink(fmt, run, stream, env, precision=precision),
+                     chunk=lambda: run.chunk, skip_bad=skip_bad)
+    finally:
+        if progress is not None:
+            progress.stop()
+        if output:
+            stream.close()
+
+
+def _progress(reader, env):
+    """A rich progress bar on stderr for a file (bytes or rows read); a point counter with its rate otherwise."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    class Follow(Progress):
+        def follow(self, results):
+            task = self.add_task("points", total=reader.total)
+            points, start = 0, time.perf_counter()
+            for item in results:
+                points += len(getattr(item, "indices", ())) or 1
+                rate = points / max(time.perf_counter() - start, 1e-9)
+                self.update(task, completed=reader.done if reader.total else points,
+                            description=f"{points:,} points, {rate:,.0f}/s")
+                yield item
+
+    columns = [TextColumn("{task.description}")]
+    if reader.total:
+        columns += [BarColumn(), TaskProgressColumn(), TimeRemainingColumn()]
+    return Follow(*columns, console=env.console(stderr=True), transient=True)
+
+
+def emit(data: str | bytes, output: str | None, env) -> None:
+    """Write text or bytes to --output, or to stdout."""
+    if output:
+        with _open(output, "wb" if isinstance(data, bytes) else "w") as file:
+            try:
+                file.write(data)
+            except OSError as error:
+                raise JaccliError(f"cannot write {output!r}: {error.strerror}") from None
+        return
+    env.write(data)
+
+
+def _open(output: str, mode: str):
+    try:
+        return open(output, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
+    except OSError as error:
+        raise JaccliError(f"cannot write {output!r}: {error.strerror}") from None
