@@ -127,7 +127,7 @@ class CheckResult:
         return self.ok
 
     def __repr__(self) -> str:
-        from .compute.check import summary_line
+        from .output.report import summary_line
 
         return "\n".join(summary_line(report) for report in self.reports)
 
@@ -138,7 +138,8 @@ def check(expr: str, at=None, *, of: str = "jacobian", expect=None, rtol: float 
 
     jaccli.check("x**2*y + y**3", at=[1, 2], of="hessian").ok → True
     """
-    from .compute.check import check as run_check, summarize
+    from .compute.check import check as run_check
+    from .output.report import summarize
 
     command = "derivative" if order and of in ("grad", "jacobian", "derivative") else of
     request = _request(command, expr, at, order=order if command == "derivative" else None, **options)

@@ -96,11 +96,11 @@ def _lower_operator(result: Result):
             slots = {s.name: s for s in layout.wrt}
             names = plan.order
             lower = derivatives.mixed_partial(f, tuple(slots[x].offset for x in names[:-1])) if len(names) > 1 \
-                else derivatives.evaluate(f)
+                else derivatives.value(f)
             return lower, identity[[slots[names[-1]].offset]], True
-        lower = derivatives.evaluate(f) if plan.order == 1 else derivatives.nth_derivative(f, plan.order - 1)
+        lower = derivatives.value(f) if plan.order == 1 else derivatives.nth_derivative(f, plan.order - 1)
         return lower, identity, False
-    lower = {"eval": derivatives.evaluate, "grad": derivatives.grad,
+    lower = {"eval": derivatives.value, "grad": derivatives.grad,
              "jacobian": lambda f: derivatives.jacobian(f, "rev")}[reference.lower](f)
     if reference.along == "v":
         return lower, np.asarray(plan.vector, dtype=np.float64)[None, :], True
@@ -147,7 +147,7 @@ def sympy_reference(result: Result) -> np.ndarray:
         value = symbolic.within(10, symbolic.symbolic_derivative, plan.expression, layout, order,
                                 partial=plan.order if isinstance(plan.order, tuple) else None)
         _, symbols = symbolic.to_sympy(plan.expression, layout.names)
-        numbers = symbolic.within(10, symbolic.evaluate, value, symbols,
+        numbers = symbolic.within(10, symbolic.at_point, value, symbols,
                                   [float(result.point[name]) for name in layout.names])
     except symbolic.SymbolicError as error:
         raise ShapeError(error.message) from None
@@ -158,48 +158,6 @@ def sympy_reference(result: Result) -> np.ndarray:
     if contract == "u":
         return (vector @ numbers.reshape(vector.size, -1)).reshape(result.value.shape)
     return numbers.reshape(result.value.shape)
-
-
-def summarize(report: Report) -> dict:
-    """A report as plain data (for JSON, and for the table)."""
-    from ..output.labels import entry_namer
-
-    result = report.result
-    name = entry_namer(result.plan)
-    got = result.value.reshape(-1)
-    references = []
-    for comparison in report.comparisons:
-        want = comparison.expected.reshape(-1)
-        error = np.abs(got - want)
-        relative = error / np.maximum(np.abs(want), np.finfo(float).tiny)
-        bad = report.mismatches(comparison)
-        references.append({
-            "reference": comparison.reference,
-            "entries": int(got.size),
-            "agree": int(got.size - len(bad)),
-            "max_abs_error": float(np.nanmax(error)) if got.size else 0.0,
-            "max_rel_error": float(np.nanmax(np.where(want != 0, relative, 0))) if got.size else 0.0,
-            "mismatches": [{
-                "index": [int(i) for i in np.unravel_index(k, result.value.shape)] if result.value.shape else [],
-                "label": name(int(k)), "expected": float(want[k]), "got": float(got[k]),
-                "abs_error": float(error[k]), "rel_error": float(relative[k]),
-            } for k in bad[:1000]],
-        })
-    order = result.plan.order
-    what = result.command.name if order is None else (
-        f"derivative of order {order}" if isinstance(order, int) else "∂/" + "∂".join(order))
-    return {"command": "check", "of": what, "expr": result.expression.text, "variables": list(result.layout.names),
-            "point": {k: np.asarray(v).tolist() for k, v in result.point.items()}, "shape": list(result.value.shape),
-            "mode": result.mode, "dtype": result.dtype, "ok": report.ok, "rtol": report.rtol, "atol": report.atol,
-            "references": references, "skipped": report.skipped}
-
-
-def summary_line(data: dict) -> str:
-    parts = [f"{r['agree']} of {r['entries']} agree with {r['reference']} (max error {r['max_abs_error']:.2g})"
-             for r in data["references"]]
-    verdict = "ok" if data["ok"] else "FAIL"
-    text = f"{verdict}: {data['of']} of {data['expr']}: " + "; ".join(parts or ["no reference to compare with"])
-    return text + f" [rtol {data['rtol']:g}, atol {data['atol']:g}]"
 
 
 def point_specs(request: Request, stdin=None):

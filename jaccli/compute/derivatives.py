@@ -7,7 +7,7 @@ makes every operator jit- and vmap-able the same way.
 
 Shapes, for f: ℝⁿ → out_shape (example f = [x0**2*x1, sin(x2)], n = 3, out (2,)):
 
-    evaluate  out_shape                  f(x)                   (2,)
+    value     out_shape                  f(x)                   (2,)
     grad      (n,)                       ∇f (f scalar)
     jacobian  out_shape + (n,)           ∂f/∂x                  (2, 3)
     hessian   out_shape + (n, n)         ∂²f/∂x²                (2, 3, 3)
@@ -27,7 +27,8 @@ import jax.numpy as jnp
 _JAC = {"fwd": jax.jacfwd, "rev": jax.jacrev}
 
 
-def evaluate(f, mode=None):
+def value(f, mode=None):
+    """f itself, as an operator: the `eval` command."""
     return lambda z, c, w: f(z, c)
 
 
@@ -157,14 +158,14 @@ def value_and_grad(f, mode=None):
     """f(x) and ∇f(x) in one pass, packed as [f, ∇f…] (one array keeps one compiled signature)."""
 
     def g(z, c, w):
-        value, gradient = jax.value_and_grad(f)(z, c)
-        return jnp.concatenate([jnp.reshape(value, (1,)), gradient])
+        f_value, gradient = jax.value_and_grad(f)(z, c)
+        return jnp.concatenate([jnp.reshape(f_value, (1,)), gradient])
 
     return g
 
 
 OPERATORS = {
-    "eval": evaluate,
+    "eval": value,
     "grad": grad,
     "jacobian": jacobian,
     "hessian": hessian,
@@ -173,27 +174,4 @@ OPERATORS = {
     "hvp": hvp,
 }
 
-
-def choose_mode(command: str, mode: str | None, n_in: int, n_out: int) -> str:
-    """The mode actually used: jacobian `auto` is forward when inputs ≤ outputs, else reverse."""
-    if command == "jacobian":
-        mode = mode or "auto"
-        return ("fwd" if n_in <= n_out else "rev") if mode == "auto" else mode
-    if command in ("hessian", "hvp"):
-        return mode or "fwd-rev"
-    return {"eval": "none", "grad": "rev", "jvp": "fwd", "vjp": "rev"}[command]
-
-
-def derivative_mode(order: int, mixed: bool) -> str:
-    """How `derivative` composes: fwd-fwd-rev for a 3rd-order tensor, fwd-fwd-fwd for a mixed partial."""
-    return "-".join(["fwd"] * order) if mixed else "-".join(["fwd"] * (order - 1) + ["rev"])
-
-
-def result_shape(command: str, out_shape: tuple, in_shape: tuple) -> tuple:
-    """The shape JAX gives, with the flat input axis unflattened to `in_shape` (SPEC §2)."""
-    return {
-        "eval": out_shape, "jvp": out_shape,
-        "grad": in_shape, "vjp": in_shape, "hvp": in_shape,
-        "jacobian": out_shape + in_shape,
-        "hessian": out_shape + in_shape + in_shape,
-    }[command]
+BLOCKED = {"jacobian": blocked_jacobian, "hessian": blocked_hessian}  # commands whose record says blockwise

@@ -114,18 +114,15 @@ class Plan:
             return derivatives.value_and_grad(f)
         if self.block is None:
             return self.command.build(f, self.mode)
-        blocked = derivatives.blocked_jacobian if self.command.name == "jacobian" else derivatives.blocked_hessian
-        return blocked(f, self.mode, self.block, self.out_shape, n, self.dtype)
+        return derivatives.BLOCKED[self.command.name](f, self.mode, self.block, self.out_shape, n, self.dtype)
 
 
 def read_expression(text: str) -> Expression:
     """Parse EXPR, or the file it names with @file."""
     if text.startswith("@") and len(text) > 1:
-        try:
-            text = Path(text[1:]).read_text()
-        except (OSError, UnicodeDecodeError) as error:
-            raise PointError(f"cannot read the expression file {text[1:]!r}: {error}") from None
-        text = text.strip()
+        from ..inputs.files import EXPRESSION_BYTES, read_text
+
+        text = read_text(text[1:], cap=EXPRESSION_BYTES, what="the expression file").strip()
     if not text.strip():
         raise ShapeError("the expression is empty", hint='e.g. jaccli grad "x**2*y" --at 1,2')
     return parse_expression(text)

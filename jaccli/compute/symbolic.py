@@ -165,7 +165,7 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def evaluate(value, symbols, point: list[float], digits: int = 30):
+def at_point(value, symbols, point: list[float], digits: int = 30):
     """A SymPy result at a point, at `digits` digits, as a float64 NumPy array."""
     import numpy as np
     import sympy as sp

@@ -179,7 +179,7 @@ def check_tables(data: list[dict], console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..compute.check import summary_line
+    from .report import summary_line
 
     for item in data:
         for reference in item["references"]:

@@ -66,7 +66,7 @@ def write_description(description: dict, fmt: str | None, env) -> None:
 
 def write_check(reports: list, fmt: str | None, env) -> bool:
     """Print check reports: a summary line each, and the entries that differ; True when all agree."""
-    from ..compute.check import summarize
+    from .report import summarize
 
     data = [summarize(report) for report in reports]
     if fmt == "json":

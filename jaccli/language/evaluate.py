@@ -1,0 +1,173 @@
+"""The tree walker behind every evaluation: one `_emit_<Kind>` method per node kind, over any array module.
+
+`compute.translate` runs it with `jax.numpy` (the function that is differentiated),
+`inputs.constants` with NumPy (constant values in --at, with no JAX). The array
+module and the function table are given; this module imports neither. A node kind
+or a function the table lacks is an explicit "not supported" error, never a KeyError.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from ..errors import JaccliError, ShapeError, UnknownNameError
+from . import nodes
+
+CONSTANTS = {"pi": math.pi, "E": math.e, "inf": math.inf, "nan": math.nan}
+_COMPARE = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",
+            "==": "equal", "!=": "not_equal"}
+_SHAPE_WORDS = ("shape", "broadcast", "incompatible", "dimension", "size", "axis", "axes", "rank", "mismatch")
+
+
+class UnsupportedError(JaccliError):
+    """A node kind or function that this evaluator has no rule for."""
+
+
+class Emitter:
+    """Evaluate a node tree with array module `xp` (numpy or jax.numpy) and a table of functions by name."""
+
+    what = "this evaluator"  # named in "not supported" errors
+
+    def __init__(self, text: str, xp, functions: dict, dtype, builders: dict | None = None):
+        self.text = text
+        self.xp = xp
+        self.functions = functions
+        self.dtype = dtype
+        self.builders = builders or {}
+
+    def emit(self, node: nodes.Node, env: dict):
+        method = getattr(self, "_emit_" + type(node).__name__, None)
+        if method is None:
+            raise UnsupportedError(f"{type(node).__name__} is not supported by {self.what}",
+                                   text=self.text, position=node.pos)
+        try:
+            return method(node, env)
+        except (TypeError, ValueError, IndexError) as error:
+            detail = str(error).split("\n")[0]
+            if isinstance(error, IndexError) or any(word in detail.lower() for word in _SHAPE_WORDS):
+                raise self.shape_error(node, detail) from error
+            raise
+
+    def shape_error(self, node: nodes.Node, detail: str, prefix: str = "shapes don't fit: ") -> ShapeError:
+        return ShapeError(prefix + detail, text=self.text, position=node.pos,
+                          hint="`jaccli inspect EXPR --at …` shows the shape of each variable")
+
+    def constant(self, value):
+        return self.xp.asarray(value, self.dtype)
+
+    def function(self, name: str, node: nodes.Node):
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise UnsupportedError(f"{name}() is not supported by {self.what}", text=self.text,
+                                   position=node.pos) from None
+
+    def mask(self, env: dict, keep) -> dict:
+        """The variables of one `where` branch (JAX masks their derivative where the branch is not taken)."""
+        return env
+
+    # -- one method per node kind --------------------------------------------------
+    def _emit_Num(self, node: nodes.Num, env):
+        try:
+            return self.constant(float(node.value))
+        except OverflowError:
+            return self.constant(math.inf if node.value > 0 else -math.inf)
+
+    def _emit_Const(self, node: nodes.Const, env):
+        return self.constant(CONSTANTS[node.name])
+
+    def _emit_Var(self, node: nodes.Var, env):
+        if node.name not in env:
+            raise UnknownNameError(f"{node.name!r} is not a number here", self.text, node.pos,
+                                   hint="values are numbers or constant expressions: 1.5, pi/2, [1, 2], zeros(3)")
+        return env[node.name]
+
+    def _emit_Unary(self, node: nodes.Unary, env):
+        value = self.emit(node.operand, env)
+        return self.xp.logical_not(value) if node.op == "not" else self.xp.negative(value)
+
+    def _emit_Add(self, node: nodes.Add, env):
+        total = None
+        for op, term in node.terms:
+            value = self.emit(term, env)
+            if total is None:
+                total = value if op == "+" else self.xp.negative(value)
+            else:
+                total = self.xp.add(total, value) if op == "+" else self.xp.subtract(total, value)
+        return total
+
+    def _emit_Mul(self, node: nodes.Mul, env):
+        product = self.emit(node.factors[0][1], env)
+        for op, factor in node.factors[1:]:
+            value = self.emit(factor, env)
+            product = self.xp.multiply(product, value) if op == "*" else self.xp.true_divide(product, value)
+        return product
+
+    def _emit_Pow(self, node: nodes.Pow, env):
+        base = self.emit(node.base, env)
+        exponent = node.exponent
+        if isinstance(exponent, nodes.Num) and exponent.value.denominator == 1 and abs(exponent.value) < 2**31:
+            return self.xp.power(base, int(exponent.value))  # lax.integer_pow: exact, fine at x < 0
+        return self.xp.power(base, self.emit(exponent, env))
+
+    def _emit_Compare(self, node: nodes.Compare, env):
+        values = [self.emit(o, env) for o in node.operands]
+        result = None
+        for op, left, right in zip(node.ops, values, values[1:]):
+            test = getattr(self.xp, _COMPARE[op])(left, right)
+            result = test if result is None else self.xp.logical_and(result, test)
+        return result
+
+    def _emit_BoolOp(self, node: nodes.BoolOp, env):
+        combine = self.xp.logical_and if node.op == "and" else self.xp.logical_or
+        return functools.reduce(combine, (self.emit(o, env) for o in node.operands))
+
+    def _emit_List(self, node: nodes.List, env):
+        items = [self.xp.asarray(self.emit(i, env), self.dtype) for i in node.items]
+        shapes = {i.shape for i in items}
+        if len(shapes) > 1:
+            listed = ", ".join(str(i.shape) for i in items)
+            raise self.shape_error(node, f"list items have different shapes {listed}")
+        return self.xp.stack(items)
+
+    def _emit_Index(self, node: nodes.Index, env):
+        target = self.emit(node.target, env)
+        shape = self.xp.shape(target)
+        if len(node.items) > len(shape):
+            raise self.shape_error(
+                node, f"{len(node.items)} indices for an array of shape {shape}"
+                + (" (a scalar: bind the variable to an array in --at)" if not shape else ""))
+        for axis, item in enumerate(node.items):
+            if isinstance(item, int) and not -shape[axis] <= item < shape[axis]:
+                raise self.shape_error(
+                    node, f"index {item} is out of range for {nodes.format_node(node.target)!r}, "
+                    f"which has {shape[axis]} entries" + (f" on axis {axis}" if len(shape) > 1 else ""), prefix="")
+        return target[tuple(node.items)]
+
+    def _emit_Call(self, node: nodes.Call, env):
+        name = node.name
+        if name in self.builders:
+            keywords = {key: self.emit(value, env) for key, value in node.keywords}
+            return self.builders[name]([self.emit(a, env) for a in node.args], keywords)
+        if name == "where":
+            return self.emit_where(node, env)
+        args = [self.emit(a, env) for a in node.args]
+        if name in ("min", "max"):
+            if len(args) == 1:
+                return (self.xp.min if name == "min" else self.xp.max)(args[0], axis=node.axis)
+            pairwise = self.xp.minimum if name == "min" else self.xp.maximum
+            return functools.reduce(pairwise, args)
+        if name == "log" and len(args) == 2:
+            return self.xp.log(args[0]) / self.xp.log(args[1])
+        function = self.function(name, node)
+        if node.axis is not None:
+            return function(*args, axis=node.axis)
+        return function(*args)
+
+    def emit_where(self, node: nodes.Call, env):
+        condition = self.xp.asarray(self.emit(node.args[0], env), bool)
+        branches = []
+        for keep, branch in ((condition, node.args[1]), (self.xp.logical_not(condition), node.args[2])):
+            branches.append(self.emit(branch, self.mask(env, keep) if env else env))
+        return self.xp.where(condition, *branches)

@@ -1,0 +1,47 @@
+"""`check`'s reports as plain data (the JSON objects, the table's rows) and one summary line each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .labels import entry_namer
+
+
+def summarize(report) -> dict:
+    """A check.Report as plain data (for JSON, and for the table)."""
+    result = report.result
+    name = entry_namer(result.plan)
+    got = result.value.reshape(-1)
+    references = []
+    for comparison in report.comparisons:
+        want = comparison.expected.reshape(-1)
+        error = np.abs(got - want)
+        relative = error / np.maximum(np.abs(want), np.finfo(float).tiny)
+        bad = report.mismatches(comparison)
+        references.append({
+            "reference": comparison.reference,
+            "entries": int(got.size),
+            "agree": int(got.size - len(bad)),
+            "max_abs_error": float(np.nanmax(error)) if got.size else 0.0,
+            "max_rel_error": float(np.nanmax(np.where(want != 0, relative, 0))) if got.size else 0.0,
+            "mismatches": [{
+                "index": [int(i) for i in np.unravel_index(k, result.value.shape)] if result.value.shape else [],
+                "label": name(int(k)), "expected": float(want[k]), "got": float(got[k]),
+                "abs_error": float(error[k]), "rel_error": float(relative[k]),
+            } for k in bad[:1000]],
+        })
+    order = result.plan.order
+    what = result.command.name if order is None else (
+        f"derivative of order {order}" if isinstance(order, int) else "∂/" + "∂".join(order))
+    return {"command": "check", "of": what, "expr": result.expression.text, "variables": list(result.layout.names),
+            "point": {k: np.asarray(v).tolist() for k, v in result.point.items()}, "shape": list(result.value.shape),
+            "mode": result.mode, "dtype": result.dtype, "ok": report.ok, "rtol": report.rtol, "atol": report.atol,
+            "references": references, "skipped": report.skipped}
+
+
+def summary_line(data: dict) -> str:
+    parts = [f"{r['agree']} of {r['entries']} agree with {r['reference']} (max error {r['max_abs_error']:.2g})"
+             for r in data["references"]]
+    verdict = "ok" if data["ok"] else "FAIL"
+    text = f"{verdict}: {data['of']} of {data['expr']}: " + "; ".join(parts or ["no reference to compare with"])
+    return text + f" [rtol {data['rtol']:g}, atol {data['atol']:g}]"
