@@ -22,6 +22,10 @@ printf '1,2\n0.5,-1\n' | "$jaccli" hessian "x**2*y + y**3" --at - -f csv
 run derivative "x**3 + 2*x**2 - 3*x + 1" --at 2 --order 3 -f plain
 run check "[x**2*y, sin(z)]" --at 1,2,pi/2 --of jacobian
 run hessian "x**2*y + y**3" -f latex
+run derivative "x**3*y**2" --at 1,2 --partial x,x,y -f plain
+printf '\n$ python -c "import jaccli; print(jaccli.hessian(\x27x**2*y + y**3\x27, at=[1, 2]).value)"\n'
+"$(dirname "$jaccli")/python" -c "import jaccli; print(jaccli.hessian('x**2*y + y**3', at=[1, 2]).value)" 2>/dev/null \
+  || python3 -c "import jaccli; print(jaccli.hessian('x**2*y + y**3', at=[1, 2]).value)"
 echo
 echo '$ jaccli eval "sin(x" --at 1    # a mistake: one error line, a caret, exit 2'
 "$jaccli" eval "sin(x" --at 1 || echo "(exit $?)"
