@@ -38,7 +38,7 @@ def test_result_shape_and_entry_names_follow_the_axes(name):
 def test_every_command_is_on_the_command_line_in_the_api_and_in_the_readme():
     from pathlib import Path
 
-    from jaccli.cli.app import app_commands
+    from jaccli.cli import app_commands
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in COMMANDS:

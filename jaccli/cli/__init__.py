@@ -1,3 +1,4 @@
-from .app import app, entry, main
+from .app import app
+from .main import app_commands, entry, main
 
-__all__ = ["app", "entry", "main"]
+__all__ = ["app", "app_commands", "entry", "main"]

@@ -11,7 +11,6 @@ hostile strings get a `ParseError` with a caret, never a hang.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -19,8 +18,9 @@ from . import functions
 from ..errors import ParseError, UnknownNameError
 from .fold import fold
 from .lexer import Token, tokenize
+from .variables import VariableUse, natural_key, variable_uses
 from .nodes import (
-    Add, BoolOp, Call, Compare, Const, Index, List, Mul, Node, Num, Pow, Unary, Var, walk,
+    Add, BoolOp, Call, Compare, Const, Index, List, Mul, Node, Num, Pow, Unary, Var,
 )
 
 MAX_LENGTH = 1_000_000  # characters
@@ -29,16 +29,6 @@ MAX_DEPTH = 100
 
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}
 _INFIX = {"or": 1, "and": 2, **{op: 4 for op in _COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6, "**": 8}
-
-
-@dataclass(frozen=True)
-class VariableUse:
-    """How an expression uses a variable, for inferring its shape from a flat point."""
-
-    name: str
-    rank: int | None  # 0: never subscripted (a scalar unless bound to an array); None: mixed
-    min_size: int  # smallest length of axis 0 that its integer indices allow
-    size_known: bool  # True when indexed only by integers on one axis: its size is min_size
 
 
 @dataclass(frozen=True)
@@ -57,7 +47,7 @@ class Expression:
 def parse_expression(text: str) -> Expression:
     """Parse an expression, checking names and calls; variables come in natural sort order."""
     root = parse_text(text)
-    uses = _variable_uses(root)
+    uses = variable_uses(root)
     return Expression(text, root, tuple(sorted(uses, key=natural_key)), uses)
 
 
@@ -74,11 +64,6 @@ def parse_text(text: str, *, allow_keywords: frozenset[str] = frozenset()) -> No
         token = parser.peek()
         raise ParseError(f"unexpected {_describe(token)}", text, token.pos, hint=_hint_after(token))
     return root
-
-
-def natural_key(name: str):
-    """Sort key putting x2 before x10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 class _Parser:
@@ -325,35 +310,6 @@ def unknown_function(name: str, text: str, pos: int) -> UnknownNameError:
     if len(name) == 1:
         hint += f" For a product write {name}*(…)."
     return UnknownNameError(f"unknown function {name!r}", text, pos, hint=hint)
-
-
-def _variable_uses(root: Node) -> dict[str, VariableUse]:
-    ranks: dict[str, set] = {}
-    sizes: dict[str, int] = {}
-    known: dict[str, bool] = {}
-    subscripted = set()
-    for node in walk(root):
-        if isinstance(node, Index) and isinstance(node.target, Var):
-            subscripted.add(id(node.target))
-            name = node.target.name
-            ranks.setdefault(name, set()).add(len(node.items))
-            first = node.items[0]
-            if isinstance(first, int):
-                sizes[name] = max(sizes.get(name, 0), first + 1 if first >= 0 else -first)
-            only_ints = len(node.items) == 1 and isinstance(first, int)
-            known[name] = known.get(name, True) and only_ints
-    uses = {}
-    for node in walk(root):
-        if isinstance(node, Var):
-            name = node.name
-            if id(node) not in subscripted:
-                ranks.setdefault(name, set()).add(0)
-                if name in known and 0 in ranks[name] and len(ranks[name]) > 1:
-                    known[name] = False
-            rank_set = ranks[name]
-            rank = next(iter(rank_set)) if len(rank_set) == 1 else None
-            uses[name] = VariableUse(name, rank, sizes.get(name, 0), known.get(name, False))
-    return uses
 
 
 def _describe(token: Token) -> str:
