@@ -165,7 +165,7 @@ def test_hostile_expressions_get_an_error_not_a_hang(tmp_path, make):
 
 
 def test_help_does_not_import_jax_or_sympy():
-    code = ("import sys; from jaccli.cli.app import main; main(['--help']); main(['hessian', '--help']); "
+    code = ("import sys; from jaccli.cli import main; main(['--help']); main(['hessian', '--help']); "
             "print(sorted(m for m in ('jax', 'sympy', 'numpy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]"
