@@ -2,9 +2,10 @@
 
 A warm call loads the compiled executable of (expression, command, mode, dtype,
 shapes, device, jaccli, jax, jaxlib) and runs it: no tracing, lowering or XLA
-compile. Entries are keyed by a hash of all of these (and of jaccli's own source,
-so an upgrade never returns a stale function), written atomically (several
-processes may share the cache), and ignored and replaced when unreadable.
+compile. Entries are keyed by a hash of all of these (and of the names, sizes and
+modification times of jaccli's own modules, so a changed jaccli never returns a
+stale function), written atomically (several processes may share the cache), and
+ignored and replaced when unreadable.
 
 Loading an executable runs what it holds, so the cache is trusted only as ssh's
 StrictModes trusts ~/.ssh: the cache folder, its subfolders and every entry must
