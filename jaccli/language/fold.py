@@ -16,7 +16,11 @@ def fold(node: Node, text: str) -> Node:
     if isinstance(node, Unary) and isinstance(node.operand, Num):
         return Num(-node.operand.value, pos=node.pos)
     if isinstance(node, Add) and all(isinstance(t, Num) for _, t in node.terms):
-        return Num(sum((t.value if op == "+" else -t.value for op, t in node.terms), Fraction(0)), pos=node.pos)
+        total = Fraction(0)
+        for op, term in node.terms:  # denominators multiply: check after each term, not at the end
+            total = total + term.value if op == "+" else total - term.value
+            _check_bits(total, text, node.pos)
+        return Num(total, pos=node.pos)
     if isinstance(node, Mul) and all(isinstance(f, Num) for _, f in node.factors):
         value = Fraction(1)
         for op, factor in node.factors:
@@ -33,7 +37,7 @@ def fold(node: Node, text: str) -> Node:
         bits = abs(int(exponent)) * math.log2(size) if size > 1 else 0
         if bits > MAX_BITS:
             raise ParseError(
-                f"number too large: {node.base.value}**{node.exponent.value} has about "
+                f"number too large: {_short(node.base.value)}**{_short(node.exponent.value)} has about "
                 f"{bits * math.log10(2):,.0f} digits",
                 text, node.pos, hint="float64 overflows beyond about 1.8e308",
             )
@@ -42,5 +46,13 @@ def fold(node: Node, text: str) -> Node:
 
 
 def _check_bits(value: Fraction, text: str, pos: int) -> None:
-    if value.numerator.bit_length() + value.denominator.bit_length() > 2 * MAX_BITS:
-        raise ParseError("number too large while folding constants", text, pos)
+    """Refuse a folded constant whose numerator or denominator has more than MAX_BITS bits (about 3,000 digits)."""
+    if max(abs(value.numerator).bit_length(), value.denominator.bit_length()) > MAX_BITS:
+        raise ParseError(f"a constant grows beyond {MAX_BITS:,} bits while folding exact arithmetic", text, pos,
+                         hint="write such numbers as floats (1.5e300), or use fewer exact fractions")
+
+
+def _short(value: Fraction) -> str:
+    """A constant for a message: itself when short, else its size."""
+    bits = max(abs(value.numerator).bit_length(), value.denominator.bit_length())
+    return str(value) if bits < 200 else f"<a {bits:,}-bit number>"

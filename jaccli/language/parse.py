@@ -26,6 +26,7 @@ from .nodes import (
 MAX_LENGTH = 1_000_000  # characters
 MAX_NODES = 20_000  # XLA compile time grows fast with the graph: beyond this, arrays and reductions
 MAX_DEPTH = 100
+MAX_LIST_DEPTH = 32  # dimensions of a list output (NumPy allows 64, in all)
 
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}
 _INFIX = {"or": 1, "and": 2, **{op: 4 for op in _COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6, "**": 8}
@@ -72,6 +73,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.at = 0
         self.depth = 0
+        self.lists = 0  # brackets of list literals open here
         self.nodes = 0
         self.allow_keywords = allow_keywords
 
@@ -178,7 +180,14 @@ class _Parser:
             self.expect(")", token)
             return inner
         if token.text == "[":
-            items = self.parse_sequence("]", token)
+            self.lists += 1
+            if self.lists > MAX_LIST_DEPTH:
+                raise self.error(f"lists nested more than {MAX_LIST_DEPTH} deep", token.pos,
+                                 hint=f"an output has at most {MAX_LIST_DEPTH} dimensions")
+            try:
+                items = self.parse_sequence("]", token)
+            finally:
+                self.lists -= 1
             if not items:
                 raise self.error("an empty list has no value", token.pos)
             return self.node(List(tuple(items), pos=token.pos))
@@ -252,8 +261,13 @@ class _Parser:
         return self.integer(node, "an axis")
 
     def parse_postfix(self, node: Node) -> Node:
+        chain = 0  # x[0][1]…: each subscript nests the tree one level deeper
         while self.peek().text == "[" and self.peek().kind == "op":
             opening = self.next()
+            chain += 1
+            if self.depth + chain > MAX_DEPTH:
+                raise self.error(f"expression nested too deeply (more than {MAX_DEPTH} levels of subscripts "
+                                 "and brackets)", opening.pos, hint="index several axes at once: X[1, 2]")
             items = []
             while True:
                 items.append(self.parse_subscript())

@@ -1,0 +1,43 @@
+"""Hostile expressions: every kind of nesting and every exact-arithmetic blow-up is an exit-2 error, quickly."""
+
+import random
+
+import pytest
+
+from jaccli.cli import main
+from jaccli.env import Environment
+
+
+def run(*args):
+    env = Environment.capture()
+    code = main(list(args), env)
+    return code, env.err_text()
+
+
+def fractions(count: int, bits: int) -> str:
+    rng = random.Random(1)
+    return "(" + " + ".join(f"1/{rng.getrandbits(bits) | 1}" for _ in range(count)) + ")*x"
+
+
+@pytest.mark.parametrize("expr, message", [
+    (fractions(400, 2000), "grows beyond 10,000 bits"),  # denominators multiply: refused while folding
+    ("(9**3000*9**3000)*x", "grows beyond 10,000 bits"),  # would overflow int → str (exit 3 before)
+    ("(7**3000)**3 + x", "number too large"),
+    ("x" + "[0]" * 5000, "nested too deeply"),  # chained subscripts (RecursionError before)
+    ("[" * 70 + "x" + "]" * 70, "lists nested more than 32 deep"),  # NumPy's 64 dimensions (exit 3 before)
+    ("-" * 5000 + "x", "nested too deeply"),
+    ("(" * 5000 + "x" + ")" * 5000, "nested too deeply"),
+])
+def test_each_kind_of_blow_up_is_a_usage_error(monkeypatch, expr, message):
+    monkeypatch.setenv("JACCLI_NO_CACHE", "1")
+    code, err = run("eval", expr, "--at", "x=[1]")
+    assert code == 2 and err.startswith("error: ") and message in err, err
+    assert len(err.splitlines()[0]) < 200  # the message quotes sizes, never a 3,000-digit number
+
+
+def test_constants_below_the_limits_still_fold_exactly(monkeypatch):
+    monkeypatch.setenv("JACCLI_NO_CACHE", "1")
+    env = Environment.capture()
+    assert main(["eval", fractions(20, 100) + " - " + fractions(20, 100) + " + 2**1000/2**999 + x", "--at", "3"],
+                env) == 0
+    assert float(env.out_text()) == 5.0  # the two sums cancel exactly
