@@ -8,56 +8,83 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PointError, ShapeError
-from . import points
+from ..errors import PointError, ShapeError, TooLargeError
+from . import files, points
+from .builders import format_bytes
 
 
 def read_expected(text: str, shape: tuple, stdin=None) -> np.ndarray:
-    """A .npy, a .json (an array, or an object with "value"), .csv/.txt numbers, '-' (stdin), or a literal."""
+    """A .npy, a .json (an array, or an object with "value"), .csv/.txt numbers, '-' (stdin), or a literal.
+
+    Reads are capped (the result's size in text, plus 1 MB) and checked for real numbers (`files`).
+    """
+    size = math.prod(shape)
+    cap = 2**20 + 64 * size
     if text == "-":
         import sys
 
-        raw = (stdin if stdin is not None else sys.stdin.buffer).read()
-        values = _parse_text(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        raw = stream.read(cap + 1)
+        if len(raw) > cap:
+            raise TooLargeError(f"--expect - (standard input) is larger than the cap of {format_bytes(cap)}",
+                                hint=f"the result has {size} numbers")
+        raw = files.decode(raw, "--expect", "-") if isinstance(raw, bytes) else raw
+        values = _parse_text(raw, "-")
     elif text.startswith("@") or Path(text).suffix.lower() in (".npy", ".json", ".csv", ".txt"):
-        path = Path(text.removeprefix("@"))
-        if not path.is_file():
-            raise PointError(f"--expect {str(path)!r}: no such file", hint="give a file of numbers, '-' or a literal")
-        try:
-            values = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else \
-                _parse_text(path.read_text())
-        except (OSError, ValueError, UnicodeDecodeError) as error:
-            raise PointError(f"cannot read --expect {str(path)!r}: {error}") from None
+        path = str(Path(text.removeprefix("@")))
+        if not Path(path).is_file():
+            raise PointError(f"--expect {path!r}: no such file", hint="give a file of numbers, '-' or a literal")
+        if path.lower().endswith(".npy"):
+            values = files.real_array(files.load_npy(path, max_bytes=16 * size + 2**20, what="--expect"),
+                                      f"--expect {path!r}")
+        else:
+            values = _parse_text(files.read_text(path, cap=cap, what="--expect"), path)
     else:
         values = points.read_value(text, max_bytes=2**31, option="--expect")
-    try:
-        values = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise PointError("--expect holds something other than numbers") from None
-    if values.size != math.prod(shape):
-        raise ShapeError(f"--expect has {values.size} numbers, but the result has {math.prod(shape)} (shape {shape})",
+    if values.size != size:
+        raise ShapeError(f"--expect has {values.size} numbers, but the result has {size} (shape {shape})",
                          hint="give the entries in C order (row by row)")
     return values.reshape(shape)
 
 
-def _parse_text(raw: str) -> np.ndarray:
+def _parse_text(raw: str, path: str) -> np.ndarray:
+    """JSON, or numbers separated by commas or spaces; `#` comments; one header line of labels first."""
     stripped = raw.strip()
+    what = f"--expect {path!r}"
     if stripped.startswith(("[", "{")):
         try:
             document = json.loads(stripped.splitlines()[0] if stripped.startswith("{") else stripped)
         except json.JSONDecodeError as error:
-            raise ValueError(f"not valid JSON: {error}") from None
-        if isinstance(document, dict) and "value" not in document:
-            raise ValueError('a JSON object needs a "value" key (jaccli\'s own JSON has one)')
-        return np.asarray(document["value"] if isinstance(document, dict) else document, dtype=np.float64)
-    numbers = []
-    for line in stripped.splitlines():
-        if line.lstrip().startswith("#"):
+            raise PointError(f"cannot read {what}: not valid JSON: {error}") from None
+        if isinstance(document, dict):
+            if "value" not in document:
+                raise PointError(f"cannot read {what}: a JSON object needs a \"value\" key "
+                                 "(jaccli's own JSON has one)")
+            document = document["value"]
+        return files.json_numbers(document, what)
+    numbers, seen = [], False
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = [f for f in line.replace(",", " ").split() if f]
         try:
             numbers.extend(float(f) for f in fields)
         except ValueError:
-            if numbers:  # a header is only allowed first
-                raise ValueError(f"not a number in {line[:40]!r}") from None
+            if seen or not _is_label_line(fields):  # a header is one line of labels, first
+                bad = next(f for f in fields if not _is_number(f))
+                raise PointError(f"cannot read {what}: line {number}: not a number: {bad[:40]!r}") from None
+        seen = True
     return np.asarray(numbers, dtype=np.float64)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_label_line(fields: list[str]) -> bool:
+    """Column labels (jaccli's own CSV header: df0/dx,…): printable, none of them a number."""
+    return all(f.isprintable() and not _is_number(f) for f in fields)

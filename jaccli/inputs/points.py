@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..language import parse
+from . import files
 from .builders import builders
 from ..errors import JaccliError, PointError, ShapeError
 from ..language.functions import closest_names
@@ -87,7 +88,7 @@ def read_value(text: str, *, max_bytes: int, option: str = "--at") -> np.ndarray
     """One value: a number, a constant expression, a list, a builder call or @file."""
     text = text.strip()
     if text.startswith("@"):
-        return load_array(text[1:])
+        return load_array(text[1:], max_bytes=max_bytes, option=option)
     from .constants import constant_value
 
     root = parse.parse_text(text, allow_keywords=frozenset(builders(max_bytes)))
@@ -95,36 +96,33 @@ def read_value(text: str, *, max_bytes: int, option: str = "--at") -> np.ndarray
         value = constant_value(root, text, builders(max_bytes))
     except ShapeError as error:
         raise PointError(f"{option}: {error.message}", error.hint, text=text, position=error.position) from None
-    return np.asarray(value, dtype=np.float64)
+    return files.real_array(value, f"{option} {text[:40]!r}")
 
 
-def load_array(path: str) -> np.ndarray:
-    """A file as a float64 array: .npy, .json, or text (.csv comma-separated, else whitespace)."""
-    file = Path(path)
-    suffix = file.suffix.lower()
-    try:
-        if suffix == ".npy":
-            array = np.load(file, allow_pickle=False)
-        elif suffix in (".json", ".jsonl"):
-            lines = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-            array = lines[0] if suffix == ".json" and len(lines) == 1 else lines
-            array = np.asarray(array, dtype=np.float64)
-        else:
-            delimiter = "," if suffix == ".csv" else None
-            array = _load_text(file, delimiter)
-        return np.asarray(array, dtype=np.float64)
-    except JaccliError:
-        raise
-    except (OSError, ValueError, TypeError) as error:
-        raise PointError(f"cannot read {path!r}: {error}",
-                         hint="files are .npy, .csv, .txt or .json arrays of numbers") from None
+def load_array(path: str, *, max_bytes: int = 2**31, option: str = "--at") -> np.ndarray:
+    """A file as a float64 array: .npy, .json, or text (.csv comma-separated, else whitespace).
 
-
-def _load_text(file: Path, delimiter: str | None) -> np.ndarray:
-    try:
-        return np.loadtxt(file, delimiter=delimiter, ndmin=1, dtype=np.float64)
-    except ValueError:  # a header line
-        return np.loadtxt(file, delimiter=delimiter, ndmin=1, dtype=np.float64, skiprows=1)
+    Every read is capped by `max_bytes` before it happens and checked for real numbers (`files`).
+    """
+    suffix = Path(path).suffix.lower()
+    what = f"{option} file"
+    if suffix == ".npy":
+        return files.real_array(files.load_npy(path, max_bytes=max_bytes, what=what), f"{what} {path!r}")
+    text = files.read_text(path, cap=max_bytes, what=what)
+    if suffix in (".json", ".jsonl"):
+        try:
+            document = json.loads(text) if suffix == ".json" and text.strip() else None
+        except json.JSONDecodeError:  # JSON lines in a .json file: one row a line
+            document = None
+        if document is None:
+            try:
+                document = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except json.JSONDecodeError as error:
+                raise PointError(f"cannot read {what} {path!r}: not valid JSON: {error}") from None
+            if not document:
+                raise PointError(f"no numbers in {what} {path!r}")
+        return files.json_numbers(document, f"{what} {path!r}")
+    return files.text_numbers(text, delimiter="," if suffix == ".csv" else None, what=what, path=path)
 
 
 def bind_point(expression: parse.Expression, spec: PointSpec, *, order=None, wrt=None) -> Point:
