@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import JaccliError, PointError, ShapeError
-from ..inputs import points
+from ..errors import JaccliError, PointError, ShapeError, TooLargeError
+from ..inputs import files, points
+from ..inputs.builders import format_bytes
 from ..inputs.layout import Layout
-from ..inputs.records import BadRecord, Block, RecordReader
+from ..inputs.records import BadRecord, Block, NamedRows, RecordReader
 from . import cache
 from .backend import device_name, load_jax, runtime_error, select_device
 from .budget import default_max_memory
@@ -55,11 +56,8 @@ def record_source(texts, option: str) -> str | None:
     if suffix in (".csv", ".txt"):  # for --v/--u a CSV file is one vector (a matrix for X of 30×40)
         return path if option == "--at" else None
     if suffix == ".npy" and option == "--at":
-        try:
-            header = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise PointError(f"cannot read {path!r}: {error}") from None
-        return path if header.ndim >= 2 else None
+        shape = files.npy_header(path, "the --at file")[0]
+        return path if len(shape) >= 2 else None
     return None
 
 
@@ -93,8 +91,9 @@ class BatchRun:
         self.plan: Plan | None = None
         self.chunk = 0  # points computed together, once the plan is made
         self.stream = False  # input from a pipe: answer each line at once
+        self.header_columns: np.ndarray | None = None  # a CSV header: the column of each slot, in layout order
         if self.reader is not None and chunk_size:
-            self.reader.max_rows = chunk_size
+            self.reader.max_rows = min(chunk_size, self.reader.max_rows)  # until the plan checks it
 
     def _reader(self, streams, stdin):
         sources = {src for src in self.sources.values() if src}
@@ -102,7 +101,11 @@ class BatchRun:
             raise PointError("many records can come from one file or stream only",
                              hint="put the points and vectors in one stream: --at - --v - with JSON lines "
                                   '{"at": [...], "v": [...]}')
-        return RecordReader(next(iter(sources)), stdin=stdin) if sources else None
+        if not sources:
+            return None
+        vectors = "--at" not in [opt for opt, src in self.sources.items() if src]
+        return RecordReader(next(iter(sources)), stdin=stdin, what="vectors" if vectors else "points",
+                            line_cap=min(files.LINE_BYTES, max(self.budget, 1 << 16)))
 
     # -- the loop ---------------------------------------------------------------
     def results(self):
@@ -124,6 +127,11 @@ class BatchRun:
     def _segments(self, block: Block, start: int):
         """A block → (indices, parts) runs of good records, and BadRecords, in order."""
         indices = np.arange(start, start + len(block))
+        if isinstance(block.rows, NamedRows):  # CSV under a header: columns by name
+            if self.header_columns is None:
+                self._plan_from_header(block.rows)
+            yield indices, self._columns_of(block.rows.matrix[:, self.header_columns])
+            return
         if block.matrix is not None:
             if self.plan is None:
                 self._make_plan(self._parts(block.matrix[0]))
@@ -142,6 +150,8 @@ class BatchRun:
                     self._make_plan(self._parts(record))
                 parts = {o: self._flat(o, v) for o, v in self._parts(record).items()}
             except JaccliError as error:
+                if getattr(error, "whole_run", False):  # not this record's fault (--chunk-size)
+                    raise
                 if run_indices:
                     yield np.array(run_indices), _stack(run_parts)
                     run_indices, run_parts = [], []
@@ -171,7 +181,7 @@ class BatchRun:
             if missing:
                 raise ShapeError(f"the record has no {missing[0][2:]!r}")
             return {o: record[o[2:]] for o in carried}
-        row = np.asarray(record, dtype=np.float64).reshape(1, -1)
+        row = _floats(record).reshape(1, -1)
         if self.plan is None:
             width = self._expression_width()
             if width is None or carried[0] != "--at":
@@ -222,6 +232,62 @@ class BatchRun:
         return flat
 
     # -- setting up from the first record -----------------------------------------
+    def _plan_from_header(self, rows: NamedRows) -> None:
+        """A header names the variables of --at (or the --wrt variables of --v): check it, plan, map columns."""
+        carried, names, source = self._carried(), rows.names, self.reader.name
+        if len(carried) > 1 or carried[0] == "--u":
+            raise PointError(f"the CSV header of {source} names columns, but "
+                             + ("several inputs read '-'" if len(carried) > 1 else "--u takes values in order"),
+                             hint='remove the header line, or use JSON lines: {"at": [1, 2], "v": [1, 0]}'
+                             if len(carried) > 1 else "remove the header line")
+        if carried[0] == "--at":
+            self._check_header(names, list(self.expression.variables), source)
+            indexed = [n for n in names if self.expression.uses[n].rank != 0]
+            if indexed:
+                raise PointError(f"the CSV header of {source} names {indexed[0]!r}, an array (it is indexed): "
+                                 "a header names scalars", hint='give arrays in JSON lines: {"x": [1, 2, 3]}')
+            self._make_plan({"--at": rows[0]})
+            slots = self.plan.layout.slots
+        else:
+            self._make_plan({})
+            slots = self.plan.layout.wrt
+            self._check_header(names, [s.name for s in slots], source)
+        arrays = [s.name for s in slots if s.size != 1]
+        if arrays:
+            raise PointError(f"the CSV header of {source} names {arrays[0]!r}, an array: a header names scalars",
+                             hint='give arrays in JSON lines: {"x": [1, 2, 3]}')
+        self.header_columns = np.array([names.index(s.name) for s in slots], dtype=int)
+
+    @staticmethod
+    def _check_header(names: list[str], variables: list[str], source: str) -> None:
+        unknown = [n for n in names if n not in variables]
+        if unknown:
+            hint = points.unknown_variable(unknown[0], variables, "").hint
+            raise PointError(f"the CSV header of {source} names {', '.join(map(repr, unknown))}, which "
+                             + ("is not a variable" if len(unknown) == 1 else "are not variables")
+                             + " of the expression", hint=hint)
+        missing = [n for n in variables if n not in names]
+        if missing:
+            raise PointError(f"the CSV header of {source} has no column for {', '.join(map(repr, missing))}",
+                             hint=f"a header names every variable once: {','.join(variables)}")
+
+    def plan_without_records(self) -> bool:
+        """Make the plan when no record was good (--skip-bad): a zero point when the widths are known."""
+        if self.plan is not None:
+            return True
+        try:
+            if "--at" not in self._carried():
+                self._make_plan({})
+            elif self.reader.header is not None:
+                self._plan_from_header(NamedRows(np.zeros((1, len(self.reader.header))), self.reader.header))
+            elif (width := self._expression_width()) is not None:
+                self._make_plan({"--at": np.zeros(width)})
+        except JaccliError as error:
+            if getattr(error, "whole_run", False):
+                raise
+            return False
+        return self.plan is not None
+
     def _make_plan(self, parts: dict) -> None:
         first_at = parts.get("--at")
         if isinstance(first_at, np.ndarray) and first_at.ndim == 2:
@@ -233,14 +299,34 @@ class BatchRun:
         layout = setup.layout
         self.fixed_point = None if first_at is not None else \
             np.concatenate([np.reshape(setup.point[n], -1) for n in layout.names] or [np.zeros(0)])
-        per_point = (math.prod(self.plan.shape) + 2 * (layout.z_size + layout.c_size)) * setup.dtype.itemsize
-        limit = MAX_CHUNK if self.reader.total is not None else STREAM_CHUNK
-        self.chunk = self.chunk_size or max(1, min(limit, CHUNK_BYTES // (4 * per_point)))
+        self.chunk = self._chunk_points(setup.dtype.itemsize)
         self.reader.max_rows = self.chunk
         self.stream = self.reader.total is None  # answers one line at a time: format quickly
         self.fixed_vector = self.plan.vector
         self.columns = self._columns(layout)
         self.compiled = self._compile(self.plan.operator())
+
+    def _chunk_points(self, itemsize: int) -> int:
+        """Points a chunk: --chunk-size (refused above the memory budget) or from the budget; never above the
+        number of records when the whole input has been read."""
+        layout = self.plan.layout
+        per_point = 4 * (math.prod(self.plan.shape) + 2 * (layout.z_size + layout.c_size)) * itemsize
+        if self.chunk_size:
+            if self.chunk_size * per_point > self.budget:
+                fits = max(1, self.budget // per_point)
+                error = TooLargeError(f"--chunk-size {self.chunk_size:,} would take about "
+                                    f"{format_bytes(self.chunk_size * per_point)} a chunk, above the memory "
+                                    f"budget of {format_bytes(self.budget)}",
+                                    hint=f"use --chunk-size {fits:,} or less, or raise --max-memory")
+                error.whole_run = True
+                raise error
+            chunk = self.chunk_size
+        else:
+            limit = MAX_CHUNK if self.reader.total is not None else STREAM_CHUNK
+            chunk = max(1, min(limit, CHUNK_BYTES // per_point))
+        if self.reader.ended:  # the whole input is known: padding beyond it is wasted work
+            chunk = min(chunk, max(1, self.reader.records))
+        return chunk
 
     @staticmethod
     def _columns(layout: Layout):
@@ -299,11 +385,11 @@ def record_spec(record) -> points.PointSpec:
 
 
 def _floats(value, keep_shape: bool = False) -> np.ndarray:
-    """A record's value as float64 (flattened unless keep_shape), or a ShapeError for the record."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ShapeError(f"not an array of numbers: {str(value)[:40]}") from None
+    """A record's value as float64 (flattened unless keep_shape); booleans, strings, null are errors."""
+    if isinstance(value, np.ndarray):  # CSV or .npy rows: numbers already, or a dtype to refuse
+        array = files.real_array(value, "the record")
+    else:
+        array = files.json_numbers(value, "the record")
     return array if keep_shape else array.reshape(-1)
 
 
