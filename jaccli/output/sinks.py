@@ -248,11 +248,22 @@ class TableSink(Sink):
         self.emit(self._render(Text(note, style="dim")))
 
 
-def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool) -> None:
+class ErrorSink(JsonSink):
+    """--skip-bad -f json when no record was good and the result's shape cannot be known: error records only."""
+
+    threads = 0
+
+    def __init__(self, run, stream, env, *, precision=None):
+        self.stream, self.env = stream, env
+
+
+def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool, make_error_sink=None) -> None:
     """Format each chunk (on worker threads) and write it in order; answer at once when input is idle.
 
     `make_sink()` is called at the first result (the plan is known then); `chunk()` gives
     the full chunk size, so that a smaller chunk (the input paused) is written before reading on.
+    With --skip-bad and no good record at all, `make_error_sink()` gives a sink (or None: stop at
+    the first bad record) for the error records.
     """
     sink, early, pending = None, [], deque()
     pool = None
@@ -280,7 +291,12 @@ def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool) -> None
             pending.append(pool.submit(sink.format, item) if pool else sink.format(item))
             drain(everything=len(item.indices) < chunk())
         if sink is None and early:
-            raise stop_at(early[0])
+            sink = make_error_sink() if make_error_sink is not None else None
+            if sink is None:
+                raise stop_at(early[0], every=True)
+            pending.append(sink.begin())
+            pending.extend(sink.bad(record) for record in early)
+            warn(f"no record was good: {len(early)} error record{'s' if len(early) != 1 else ''} written")
         if sink is not None:
             drain(everything=True)
     finally:
@@ -293,6 +309,8 @@ def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool) -> None
                 sink.end()
 
 
-def stop_at(record: BadRecord) -> PointError:
-    return PointError(f"line {record.line}: {record.message}",
-                      hint="results before it were written; --skip-bad reports bad records and goes on")
+def stop_at(record: BadRecord, every: bool = False) -> PointError:
+    hint = ("no record was good, so the result's shape is not known: name the variables' sizes in the "
+            "expression, or use -f json" if every else
+            "results before it were written; --skip-bad reports bad records and goes on")
+    return PointError(f"line {record.line}: {record.message}", hint=hint)

@@ -28,6 +28,7 @@ def _refuse_binary_on_terminal(fmt: str, output: str | None, env) -> None:
 def write_result(result, fmt: str | None, output: str | None, env, *, precision=None, full=False) -> None:
     fmt = choose_format(fmt, output, env)
     _refuse_binary_on_terminal(fmt, output, env)
+    refuse_overwriting_inputs(output, result.request, env)
     if fmt == "npy":
         emit(formats.to_npy(result), output, env)
         return
@@ -39,7 +40,8 @@ def write_result(result, fmt: str | None, output: str | None, env, *, precision=
             with _open(output, "w") as file:
                 draw(env.console(file=file))
         else:
-            draw(env.console())
+            with _writing("standard output"):
+                draw(env.console())
         return
     if fmt == "json":
         text, nonfinite = formats.to_json(result)
@@ -86,10 +88,19 @@ def write_batch(request, fmt: str | None, output: str | None, env, *, precision=
     from ..compute.batch import BatchRun
     from .sinks import open_sink, write_stream
 
+    from .sinks import ErrorSink
+
     run = BatchRun(request, chunk_size, stdin=env.stdin.buffer)
     fmt = choose_format(fmt, output, env)
     _refuse_binary_on_terminal(fmt, output, env)
-    stream = _open(output, "wb") if output else env.stdout.buffer
+    refuse_overwriting_inputs(output, request, env)
+    stream = _open(output, "wb") if output else Checked(env.stdout.buffer, "standard output")
+
+    def error_sink():  # --skip-bad and no good record
+        if run.plan_without_records():
+            return open_sink(fmt, run, stream, env, precision=precision)
+        return ErrorSink(run, stream, env) if fmt == "json" else None
+
     results = run.results()
     progress = _progress(run.reader, env) if env.stderr_isatty and run.reader is not None else None
     try:
@@ -97,7 +108,7 @@ def write_batch(request, fmt: str | None, output: str | None, env, *, precision=
             progress.start()
             results = progress.follow(results)
         write_stream(results, lambda: open_sink(fmt, run, stream, env, precision=precision),
-                     chunk=lambda: run.chunk, skip_bad=skip_bad)
+                     chunk=lambda: run.chunk, skip_bad=skip_bad, make_error_sink=error_sink)
     finally:
         if progress is not None:
             progress.stop()
@@ -132,16 +143,121 @@ def emit(data: str | bytes, output: str | None, env) -> None:
     """Write text or bytes to --output, or to stdout."""
     if output:
         with _open(output, "wb" if isinstance(data, bytes) else "w") as file:
-            try:
-                file.write(data)
-            except OSError as error:
-                raise JaccliError(f"cannot write {output!r}: {error.strerror}") from None
+            file.write(data)
         return
-    env.write(data)
+    with _writing("standard output"):
+        env.write(data)
 
 
-def _open(output: str, mode: str):
-    try:
-        return open(output, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
-    except OSError as error:
-        raise JaccliError(f"cannot write {output!r}: {error.strerror}") from None
+# -- writing that fails says so: `cannot write …`, exit 2 (a closed pipe still ends quietly) ------------
+def cannot_write(name: str, error: OSError) -> JaccliError:
+    hint = None
+    if isinstance(error, FileNotFoundError):
+        hint = f"the folder {str(Path(name).parent)!r} does not exist"
+    elif isinstance(error, IsADirectoryError):
+        hint = "--output names a folder: give a file name"
+    return JaccliError(f"cannot write {name if name == 'standard output' else repr(name)}: "
+                       f"{error.strerror or error}", hint=hint)
+
+
+class _writing:
+    """A context in which an OSError (other than a closed pipe) is `cannot write NAME`."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, OSError) and not isinstance(error, BrokenPipeError):
+            raise cannot_write(self.name, error) from None
+        return False
+
+
+class Checked:
+    """A stream whose write, flush and close failures are `cannot write NAME` (a full disk, /dev/full)."""
+
+    def __init__(self, stream, name: str):
+        self._stream = stream
+        self.name = name
+
+    def write(self, data):
+        with _writing(self.name):
+            return self._stream.write(data)
+
+    def flush(self):
+        with _writing(self.name):
+            self._stream.flush()
+
+    def close(self):
+        with _writing(self.name):
+            self._stream.close()
+
+    def __getattr__(self, attribute):
+        return getattr(self._stream, attribute)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None:
+            self.close()
+        else:  # the first error is the one to report
+            try:
+                self._stream.close()
+            except OSError:
+                pass
+        return False
+
+
+def _open(output: str, mode: str) -> Checked:
+    with _writing(output):
+        return Checked(open(output, mode, **({} if "b" in mode else {"encoding": "utf-8"})), output)
+
+
+def input_paths(request) -> list[str]:
+    """The files a request reads: EXPR's @file, and every @file of --at, --v and --u."""
+    from ..inputs.points import split_items
+
+    paths = [request.expr[1:]] if request.expr.startswith("@") and len(request.expr) > 1 else []
+    for texts in (request.at, request.v, request.u):
+        if not isinstance(texts, (tuple, list)):
+            continue
+        for text in texts:
+            try:
+                items = split_items(text)
+            except JaccliError:
+                continue
+            for item in items:
+                value = item.split("=", 1)[1].strip() if "=" in item and not item.startswith("@") else item
+                if value.startswith("@"):
+                    paths.append(value[1:])
+    return paths
+
+
+def refuse_overwriting_inputs(output: str | None, request, env) -> None:
+    """--output naming an input (the same file, by inode) would truncate it before it is read: refuse."""
+    import os
+
+    if not output or not os.path.exists(output):
+        return
+    target = os.stat(output)
+    reads_stdin = any(t.strip() == "-" for texts in (request.at, request.v, request.u)
+                      if isinstance(texts, (tuple, list)) for t in texts)
+    for path in input_paths(request):
+        try:
+            same = os.path.samestat(os.stat(path), target)
+        except OSError:
+            continue
+        if same:
+            raise JaccliError(f"--output {output!r} is the input file {path!r}: writing would destroy it",
+                              hint="write the results to another file")
+    if reads_stdin:
+        try:
+            same = os.path.samestat(os.fstat(env.stdin.buffer.fileno()), target)
+        except (AttributeError, OSError, ValueError):
+            same = False
+        if same:
+            raise JaccliError(f"--output {output!r} is the file on standard input: writing would destroy it",
+                              hint="write the results to another file")
