@@ -41,3 +41,22 @@ def test_constants_below_the_limits_still_fold_exactly(monkeypatch):
     assert main(["eval", fractions(20, 100) + " - " + fractions(20, 100) + " + 2**1000/2**999 + x", "--at", "3"],
                 env) == 0
     assert float(env.out_text()) == 5.0  # the two sums cancel exactly
+
+
+def test_messages_are_whole_sentences():
+    code, err = run("eval", "x(1+y)", "--at", "1,2")
+    assert code == 2 and "hint: the README lists the functions. For a product write x*(…)." in err
+    code, err = run("eval", "x", "--at", "1", "-f", "xml")
+    assert code == 2 and err.startswith("error: '--format' / '-f' takes one of table, plain, json") and "Value error" not in err
+
+
+def test_version():
+    import io
+    from contextlib import redirect_stdout
+
+    from importlib.metadata import version
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["--version"], Environment.capture()) == 0
+    assert out.getvalue() == f"jaccli {version('jaccli')}\n"

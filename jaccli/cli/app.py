@@ -33,6 +33,27 @@ app = typer.Typer(
 )
 
 
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("jaccli")
+        except PackageNotFoundError:
+            number = "unknown"
+        typer.echo(f"jaccli {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_version, is_eager=True, help="Print jaccli's version and exit.")] = False) -> None:
+    """Exact Jacobians, Hessians and Hessian-vector products of math expressions, by JAX automatic differentiation.
+
+    Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2
+    """
+
+
 def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=None, u=None, mode=None,
             order=None, partial=None, with_value=False, symbolic=False) -> None:
     """Build the Request, run it at one point or many, and write the result."""

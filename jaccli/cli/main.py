@@ -7,6 +7,7 @@ This is the one place errors become `error:` lines and exit codes, and warnings
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import typer
@@ -80,12 +81,21 @@ def app_commands() -> set[str]:
     return {c.name or c.callback.__name__ for c in app.registered_commands}
 
 
+_NOT_ONE_OF = re.compile(r"Invalid value for (.+?): (?:Value error, )?'(.*)' is not one of (.+?)\.?$", re.S)
+
+
 def _usage_error(error: Exception) -> tuple[str, str] | None:
-    """Click's usage errors (a vendored copy inside typer) as (message, hint)."""
+    """Click's usage errors (a vendored copy inside typer) as (message, hint), in jaccli's words."""
     if hasattr(error, "format_message") and hasattr(error, "exit_code") and getattr(error, "exit_code", 0) == 2:
         ctx = getattr(error, "ctx", None)
         where = ctx.command_path if ctx is not None else "jaccli"
-        return error.format_message(), f"see `{where} --help`"
+        message = error.format_message()
+        choice = _NOT_ONE_OF.match(message)
+        if choice:
+            option, value, choices = choice.groups()
+            names = ", ".join(c.strip(" '") for c in choices.split(","))
+            return f"{option} takes one of {names}, not {value!r}", f"see `{where} --help`"
+        return message, f"see `{where} --help`"
     return None
 
 

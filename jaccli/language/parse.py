@@ -320,10 +320,10 @@ class _Parser:
 def unknown_function(name: str, text: str, pos: int) -> UnknownNameError:
     known = [*functions.SIGNATURES, *functions.ALIASES]
     close = functions.closest_names(name, known)
-    hint = f"did you mean {', '.join(close)}?" if close else "see the function list in the README"
+    hints = [f"did you mean {' or '.join(close)}?" if close else "the README lists the functions."]
     if len(name) == 1:
-        hint += f" For a product write {name}*(…)."
-    return UnknownNameError(f"unknown function {name!r}", text, pos, hint=hint)
+        hints.append(f"For a product write {name}*(…).")
+    return UnknownNameError(f"unknown function {name!r}", text, pos, hint=" ".join(hints))
 
 
 def _describe(token: Token) -> str:
