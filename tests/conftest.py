@@ -1,30 +1,175 @@
-"""Shared helpers: the installed `jaccli` in a subprocess, in-process runs, and a SymPy oracle."""
+"""Shared helpers: `jaccli` run in this process (and in a real one), in-process computes, and a SymPy oracle."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-# the tests never touch the user's own cache
+# the tests never touch the user's own cache, and use none but where they are about it (tests/test_cache.py)
 os.environ.setdefault("JACCLI_CACHE_DIR", tempfile.mkdtemp(prefix="jaccli-test-cache-"))
+os.environ["JACCLI_NO_CACHE"] = "1"
 JACCLI = shutil.which("jaccli", path=str(Path(sys.executable).parent)) or shutil.which("jaccli")
+TERMINAL_VARIABLES = ("NO_COLOR", "TERM", "COLUMNS")  # what Environment.system() would read
+
+
+@dataclass
+class Ran:
+    """What `subprocess.run` gives back, for an in-process run."""
+
+    args: list
+    returncode: int
+    stdout: str | bytes
+    stderr: str
+
+
+class Timeout(BaseException):
+    """An in-process run took longer than its `timeout` (BaseException: `main` maps every Exception to exit 3)."""
+
+
+@contextlib.contextmanager
+def environment_variables(changes: dict, remove=()):
+    """os.environ with `changes` set and `remove` unset, restored afterwards."""
+    saved = dict(os.environ)
+    os.environ.update(changes)
+    for name in remove:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, args):
+    """Raise Timeout in this (main) thread after `seconds`, as subprocess.run(timeout=…) would stop a hang."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise Timeout(f"jaccli {args!r} took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _unset(env: dict) -> tuple[str, ...]:
+    """The variables a run does not inherit: JACCLI_DEBUG, and JACCLI_NO_CACHE when `env` is about the cache."""
+    about_the_cache = "JACCLI_CACHE_DIR" in env and "JACCLI_NO_CACHE" not in env
+    return ("JACCLI_DEBUG", "JACCLI_NO_CACHE") if about_the_cache else ("JACCLI_DEBUG",)
+
+
+def process_env(env: dict | None = None) -> dict:
+    """The environment of a jaccli process: ours, `env` over it (the cache on when `env` gives JACCLI_CACHE_DIR)."""
+    env = dict(env or {})
+    full_env = {**os.environ, **env}
+    for name in _unset(env):
+        full_env.pop(name, None)
+    return full_env
 
 
 def jaccli(*args: str, input: str | bytes | None = None, env: dict | None = None, timeout: float = 120):
-    """Run the installed command; returns the CompletedProcess (text unless input is bytes)."""
+    """Run `jaccli ARGS` in this process: `main(args, Environment.capture(...))`, stdin `input`, pipes (no tty).
+
+    Returns .returncode, .stdout (text, or bytes when `input` is bytes) and .stderr, as subprocess.run does.
+    `env` is set in os.environ for the call. The disk cache stays off (JACCLI_NO_CACHE=1) unless `env` gives
+    JACCLI_CACHE_DIR: JAX's persistent XLA cache folder is set once a process, so a run that compiles with
+    the cache on belongs in `jaccli_process` or `jaccli_session`; here only `info` and `cache` commands.
+    """
+    from jaccli.cli import main
+    from jaccli.compute import cache
+    from jaccli.env import Environment
+
+    env = dict(env or {})
+    with environment_variables(env, remove=_unset(env)):
+        variables = {k: os.environ[k] for k in TERMINAL_VARIABLES if k in os.environ}
+        captured = Environment.capture(b"" if input is None else input, tty=False, variables=variables)
+        cache._REFUSED.clear()  # "warn once" is per process: every run is a new process
+        with contextlib.redirect_stdout(captured.stdout), contextlib.redirect_stderr(captured.stderr), \
+                time_limit(timeout, args):
+            try:
+                code = main(list(args), captured)
+            except SystemExit as exit:  # what a process would exit with
+                code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+        cache._REFUSED.clear()
+    stdout = captured.out_bytes() if isinstance(input, bytes) else captured.out_text()
+    return Ran(list(args), code, stdout, captured.err_text())
+
+
+def jaccli_process(*args: str, input: str | bytes | None = None, env: dict | None = None, timeout: float = 120):
+    """Run the installed command in a new process; returns the CompletedProcess (text unless input is bytes)."""
     assert JACCLI, "the jaccli command is not installed (pip install -e .)"
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("JACCLI_DEBUG", None)
-    return subprocess.run([JACCLI, *args], input=input, capture_output=True, timeout=timeout, env=full_env,
+    return subprocess.run([JACCLI, *args], input=input, capture_output=True, timeout=timeout, env=process_env(env),
                           text=not isinstance(input, bytes))
+
+
+_SESSION = r"""
+import json, sys
+from jaccli.cli import main
+from jaccli.compute import cache
+from jaccli.env import Environment
+for line in sys.stdin:
+    call = json.loads(line)
+    env = Environment.capture(call["input"].encode(), tty=False)
+    cache._REFUSED.clear()  # each call warns as a new process would
+    code = main(call["args"], env)
+    print(json.dumps([code, env.out_text(), env.err_text()]), flush=True)
+"""
+
+
+class JaccliSession:
+    """One Python process that runs `jaccli` commands one after another, each through `main` as a fresh
+    process would (no state is kept between calls but what is on disk): cache tests see their own cache
+    folder, and JAX's XLA cache set to it, at the price of one JAX import, not one a call."""
+
+    def __init__(self, env: dict | None = None):
+        self.process = subprocess.Popen([sys.executable, "-c", _SESSION], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, env=process_env(env))
+
+    def __call__(self, *args: str, input: str = "") -> Ran:
+        self.process.stdin.write(json.dumps({"args": list(args), "input": input}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, "the jaccli session ended"
+        code, stdout, stderr = json.loads(line)
+        return Ran(list(args), code, stdout, stderr)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        assert self.process.wait(60) == 0
+
+
+@pytest.fixture
+def jaccli_session():
+    """jaccli_session(env) → a JaccliSession, closed at the end of the test."""
+    sessions = []
+
+    def start(env: dict | None = None) -> JaccliSession:
+        sessions.append(JaccliSession(env))
+        return sessions[-1]
+
+    yield start
+    for session in sessions:
+        session.close()
 
 
 def compute(command: str, expr: str, at=(), **options) -> np.ndarray:

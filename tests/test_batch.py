@@ -1,4 +1,6 @@
-"""Many points: files and streams give the same numbers as one point at a time, in order, streamed."""
+"""Many points: files and streams give the same numbers as one point at a time, in order, streamed.
+
+In this process through `main`; a real process for a co-process and for a pipe closed by `head`."""
 
 import io
 import json

@@ -1,4 +1,9 @@
-"""The executable cache: used on a second call, keyed by everything that matters, robust to damage."""
+"""The executable cache: used on a second call, keyed by everything that matters, robust to damage.
+
+Runs that use the cache are real processes: JAX's persistent XLA cache folder is set once a process.
+A second process sees the first one's entry (`jaccli_process`); where a test only needs calls that
+each start afresh, they share one process (`jaccli_session`: one JAX import); the trust tests start
+a process a call."""
 
 import json
 import os
@@ -6,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import JACCLI, jaccli
+from conftest import JACCLI, jaccli, jaccli_process, process_env
 
 
 @pytest.fixture
@@ -14,8 +19,9 @@ def cache(tmp_path):
     return tmp_path / "cache"
 
 
-def call(cache, *args):
-    done = jaccli(*args, "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
+def call(cache, *args, run=None):
+    """`jaccli ARGS -f json` with the cache in `cache`: a new process, or a call of `run` (a session)."""
+    done = run(*args, "-f", "json") if run else jaccli_process(*args, "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -34,7 +40,7 @@ def test_second_call_is_a_hit_with_the_same_numbers(cache):
     assert oct((cache / "executables").stat().st_mode)[-3:] == "700" and oct(cache.stat().st_mode)[-3:] == "700"
 
 
-def test_expression_command_mode_dtype_and_shape_each_get_their_own_entry(cache):
+def test_expression_command_mode_dtype_and_shape_each_get_their_own_entry(cache, jaccli_session):
     runs = [
         ("grad", "sum(x**2)", "--at", "x=[1,2]"),
         ("grad", "sum(x**3)", "--at", "x=[1,2]"),
@@ -45,28 +51,30 @@ def test_expression_command_mode_dtype_and_shape_each_get_their_own_entry(cache)
         ("grad", "x*y", "--at", "1,2", "--wrt", "x"),
         ("grad", "x*y", "--at", "1,2", "--wrt", "y"),
     ]
-    results = [call(cache, *args) for args in runs]
+    session = jaccli_session({"JACCLI_CACHE_DIR": str(cache)})
+    results = [call(cache, *args, run=session) for args in runs]
     assert all(r["cache"] == "miss" for r in results)
     assert len(entries(cache)) == len(runs)
     assert [r["value"] for r in results[:3]] == [[2.0, 4.0], [3.0, 12.0], [2.0, 4.0, 6.0]]
     assert results[6]["value"] == 2.0 and results[7]["value"] == 1.0
 
 
-def test_a_corrupt_entry_is_ignored_and_replaced(cache):
-    call(cache, "hessian", "x**2*y + y**3", "--at", "1,2")
+def test_a_corrupt_entry_is_ignored_and_replaced(cache, jaccli_session):
+    session = jaccli_session({"JACCLI_CACHE_DIR": str(cache)})
+    call(cache, "hessian", "x**2*y + y**3", "--at", "1,2", run=session)
     (name,) = entries(cache)
     (cache / "executables" / name).write_bytes(b"jaccli-exec-1\n{not json")
-    again = call(cache, "hessian", "x**2*y + y**3", "--at", "1,2")
+    again = call(cache, "hessian", "x**2*y + y**3", "--at", "1,2", run=session)
     assert again["cache"] == "miss" and again["value"] == [[4.0, 2.0], [2.0, 12.0]]
     (cache / "executables" / name).write_bytes(b"\x00" * 100)
-    assert call(cache, "hessian", "x**2*y + y**3", "--at", "1,2")["value"] == [[4.0, 2.0], [2.0, 12.0]]
-    assert call(cache, "hessian", "x**2*y + y**3", "--at", "1,2")["cache"] == "hit"
+    assert call(cache, "hessian", "x**2*y + y**3", "--at", "1,2", run=session)["value"] == [[4.0, 2.0], [2.0, 12.0]]
+    assert call(cache, "hessian", "x**2*y + y**3", "--at", "1,2", run=session)["cache"] == "hit"
 
 
 def test_concurrent_processes_share_the_cache(cache):
     env = {"JACCLI_CACHE_DIR": str(cache)}
     processes = [subprocess.Popen([JACCLI, "hvp", "x**2*y + y**3", "--at", "1,2", "--v", "1,0", "-f", "json"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=process_env(env))
                  for _ in range(4)]
     outputs = [p.communicate(timeout=120) for p in processes]
     assert all(p.returncode == 0 for p in processes), [err for _, err in outputs]
@@ -83,7 +91,7 @@ def test_no_cache_writes_nothing(cache):
 
 def test_info_shows_the_cache_and_clear_empties_it(cache):
     env = {"JACCLI_CACHE_DIR": str(cache)}
-    call(cache, "grad", "x**2", "--at", "3")
+    call(cache, "grad", "x**2", "--at", "3")  # a process; info and cache commands compile nothing: this one
     info = json.loads(jaccli("info", "-f", "json", env=env).stdout)
     assert info["cache"]["location"] == str(cache) and info["cache"]["executables"] == 1
     done = jaccli("cache", "clear", env=env)
@@ -121,7 +129,7 @@ def test_a_world_writable_cache_of_another_user_is_not_loaded(cache):
     for path in (cache, cache / "executables", *(cache / "executables").iterdir()):
         os.chown(path, 12345, 12345)
         os.chmod(path, 0o777)
-    done = jaccli("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
+    done = jaccli_process("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
     assert done.returncode == 0 and json.loads(done.stdout)["cache"] == "off"
     assert json.loads(done.stdout)["value"] == 6.0
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("warning: not using the compilation cache: ")
@@ -132,9 +140,9 @@ def test_a_world_writable_cache_of_another_user_is_not_loaded(cache):
 def test_a_group_or_world_writable_folder_of_ours_is_not_trusted(cache, where):
     _plant(cache)
     os.chmod(cache if where == "root" else cache / "executables", 0o775)
-    done = jaccli("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
+    done = jaccli_process("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
     assert json.loads(done.stdout)["cache"] == "off" and "writable by group" in done.stderr
-    info = json.loads(jaccli("cache", "info", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)}).stdout)
+    info = json.loads(jaccli_process("cache", "info", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)}).stdout)
     assert info["state"].startswith("not used") if where == "root" else info["state"] == "on"
 
 
@@ -186,10 +194,10 @@ def test_an_xla_entry_of_another_user_turns_the_batch_cache_off(cache, tmp_path)
     points = tmp_path / "p.csv"
     points.write_text("1,2\n3,4\n")
     env = {"JACCLI_CACHE_DIR": str(cache)}
-    assert jaccli("grad", "x*y", "--at", f"@{points}", env=env).returncode == 0
+    assert jaccli_process("grad", "x*y", "--at", f"@{points}", env=env).returncode == 0
     planted = cache / "xla" / "planted"
     planted.write_bytes(b"x")
     os.chown(planted, 12345, 12345)
-    done = jaccli("grad", "x*y", "--at", f"@{points}", env=env)
+    done = jaccli_process("grad", "x*y", "--at", f"@{points}", env=env)
     assert done.returncode == 0 and done.stdout == "2.0 1.0\n4.0 3.0\n"
     assert "xla/planted is owned by uid 12345" in done.stderr

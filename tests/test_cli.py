@@ -1,5 +1,10 @@
-"""The installed `jaccli` command as users run it: formats, files, pipes, errors and exit codes."""
+"""The `jaccli` command as users run it: formats, files, pipes, errors and exit codes.
 
+In this process through `main` (conftest.jaccli); a real process only where one is the point:
+a pipe closed by `head`, imports, a backend that will not start."""
+
+import contextlib
+import io
 import json
 import re
 import subprocess
@@ -9,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import JACCLI, SAMPLES, jaccli
+from conftest import SAMPLES, jaccli, jaccli_process
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -54,8 +59,6 @@ def test_table_to_a_pipe_has_no_ansi_codes_even_when_forced_colour_is_off():
 def test_npy_to_stdout_and_to_file(tmp_path):
     done = jaccli("hessian", "x**2*y + y**3", "--at", "1,2", "-f", "npy", input=b"")
     assert done.returncode == 0
-    import io
-
     assert np.load(io.BytesIO(done.stdout)).tolist() == [[4.0, 2.0], [2.0, 12.0]]
     out = tmp_path / "h.npy"
     ok("hessian", "x**2*y + y**3", "--at", "1,2", "-o", str(out))  # the suffix chooses npy
@@ -89,12 +92,53 @@ def test_negative_values_and_leading_minus_expression():
     assert ok("eval", "-x**2", "--at", "3").stdout == "-9.0\n"
 
 
-def test_closed_pipe_ends_quietly(tmp_path):
-    err = tmp_path / "err"
-    script = f"'{JACCLI}' hessian 'sum(x**3)' --at 'x=ones(400)' -f plain 2>'{err}' | head -1"
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.stdout.startswith("6.0 0.0")
-    assert err.read_text() == ""
+class ClosedPipe(io.RawIOBase):
+    """A pipe whose reader (`head`) leaves after `room` bytes: later writes get EPIPE."""
+
+    def __init__(self, room: int = 65536):
+        self.room, self.received = room, bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        if len(self.received) >= self.room:
+            raise BrokenPipeError(32, "Broken pipe")
+        taken = bytes(data[: self.room - len(self.received)])
+        self.received += taken
+        return len(taken)
+
+
+def into_closed_pipe(*args):
+    """`jaccli ARGS | head -c 65536` in this process: (exit code, what the reader got, stderr)."""
+    from jaccli.cli import main
+    from jaccli.env import Environment
+
+    pipe = ClosedPipe()
+    captured = Environment.capture()
+    env = Environment(captured.stdin, io.TextIOWrapper(io.BufferedWriter(pipe), encoding="utf-8",
+                                                       write_through=True), captured.stderr)
+    with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+        try:
+            code = main([*args, "--no-cache"], env)
+        except SystemExit as exit:
+            code = exit.code
+    return code, bytes(pipe.received).decode(), captured.err_text()
+
+
+def test_closed_pipe_ends_quietly():
+    """`jaccli hessian ... | head -1`: nothing on stderr (tests/test_batch.py pipes a real process into head)."""
+    _, got, err = into_closed_pipe("hessian", "sum(x**3)", "--at", "x=ones(400)", "-f", "plain")
+    assert got.startswith("6.0 0.0") and len(got) == ClosedPipe().room
+    assert err == ""
+
+
+@pytest.mark.xfail(reason="typer's core turns EPIPE inside a command into sys.exit(1), before main() sees it",
+                   strict=True)
+def test_closed_pipe_exits_0():
+    """README: a closed pipe ends quietly; exit 1 would mean `check` found a disagreement (fails `set -o pipefail`)."""
+    code, _, _ = into_closed_pipe("hessian", "sum(x**3)", "--at", "x=ones(400)", "-f", "plain")
+    assert code == 0
 
 
 @pytest.mark.parametrize("args,message", [
@@ -209,6 +253,6 @@ def test_runtime_failure_maps_to_exit_3(monkeypatch, capsys):
 
 
 def test_a_backend_that_will_not_start_is_a_device_error_not_a_bug():
-    done = jaccli("grad", "x**2", "--at", "3", env={"JAX_PLATFORMS": "tpu"})
+    done = jaccli_process("grad", "x**2", "--at", "3", env={"JAX_PLATFORMS": "tpu"})  # a backend starts once a process
     assert done.returncode == 3 and done.stderr.startswith("error: cannot start a JAX backend")
     assert "JAX_PLATFORMS is 'tpu'" in done.stderr and "Traceback" not in done.stderr
