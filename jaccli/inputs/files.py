@@ -61,6 +61,7 @@ def check_dtype(dtype: np.dtype, what: str) -> None:
 
 
 _NONFINITE = frozenset({"nan", "inf", "-inf"})
+_NUMBER_TYPES = frozenset({int, float})
 
 
 def json_numbers(value, what: str, keep_shape: bool = True) -> np.ndarray:
@@ -75,7 +76,8 @@ def json_numbers(value, what: str, keep_shape: bool = True) -> np.ndarray:
         if kind is float or kind is int:
             continue
         if kind is list:
-            stack.extend(item)
+            if not set(map(type, item)) <= _NUMBER_TYPES:  # the usual flat list of numbers: one C-level pass
+                stack.extend(item)
             continue
         if kind is str and item in _NONFINITE:  # jaccli's own JSON writes nan and inf so
             continue
