@@ -2,10 +2,18 @@
 
 Each command's `Reference` (in the registry) says how: finite differences
 differentiate a lower AD operator once (f for a Jacobian, the AD Jacobian for a
-Hessian, ∇f along v for an HVP) by central differences with one Richardson step,
-error O(h⁴) with h = 10⁻³·max(1, |xⱼ|); all shifted points go through one
+Hessian, ∇f along v for an HVP). Like numdifftools, they try several steps
+(h = 10⁻²…10⁻⁵ · max(1, |xⱼ|)), each a Richardson-extrapolated central difference
+(error O(h⁴)), and keep per entry the step whose estimate changes least from the
+next one, with that change as its error estimate. Near a domain edge (f is nan
+on one side) the difference is one-sided. All shifted points go through one
 `jit(vmap(…))`. SymPy's symbolic derivative of the command's order, at 30 digits,
-is contracted with v or u the same way.
+is contracted with v or u the same way; an entry SymPy gives no number for
+(nan where AD is finite) has no symbolic reference.
+
+An entry that differs from finite differences is *inconclusive*, not a failure,
+when the differences did not converge (their error estimate is as large as the
+discrepancy) or when SymPy's exact value agrees with AD.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from ..inputs.points import PointSpec
 from .prepare import Request
 from .run import Result, run
 
-STEP = 1e-3
+STEPS = (1e-2, 1e-3, 1e-4, 1e-5)  # relative steps tried, largest first
 RTOL, ATOL = 1e-5, 1e-8
 
 
@@ -28,6 +36,9 @@ RTOL, ATOL = 1e-5, 1e-8
 class Comparison:
     reference: str  # 'expected', 'finite differences', 'SymPy'
     expected: np.ndarray
+    uncertainty: np.ndarray | None = None  # finite differences: the error estimate of each entry
+    missing: np.ndarray | None = None  # entries this reference has no number for (SymPy's nan)
+    inconclusive: np.ndarray | None = None  # flat indices that differ but cannot be called wrong
 
 
 @dataclass
@@ -38,11 +49,20 @@ class Report:
     atol: float
     skipped: list[str] = field(default_factory=list)  # references that could not be made, and why
 
-    def mismatches(self, comparison: Comparison) -> np.ndarray:
-        """Flat indices of the entries that differ."""
+    def differ(self, comparison: Comparison) -> np.ndarray:
+        """Flat indices of the entries that are not within the tolerances of this reference."""
         got, want = self.result.value.reshape(-1), comparison.expected.reshape(-1)
         close = np.isclose(got, want, rtol=self.rtol, atol=self.atol, equal_nan=True)
+        if comparison.missing is not None:
+            close |= comparison.missing.reshape(-1)
         return np.flatnonzero(~close)
+
+    def mismatches(self, comparison: Comparison) -> np.ndarray:
+        """Flat indices of the entries that differ and are not inconclusive: failures."""
+        differ = self.differ(comparison)
+        if comparison.inconclusive is None:
+            return differ
+        return np.setdiff1d(differ, comparison.inconclusive)
 
     @property
     def ok(self) -> bool:
@@ -65,13 +85,40 @@ def check(request: Request, *, expect: str | None = None, rtol: float = RTOL, at
         if expect is not None:
             comparisons.append(Comparison("expected", _expected(expect, result.value.shape, stdin)))
         else:
-            comparisons.append(Comparison("finite differences", finite_differences(result)))
+            estimate, uncertainty = finite_differences(result)
+            comparisons.append(Comparison("finite differences", estimate, uncertainty))
             try:
-                comparisons.append(Comparison("SymPy", sympy_reference(result)))
+                exact = sympy_reference(result)
+                missing = np.isnan(exact) & ~np.isnan(result.value)
+                comparisons.append(Comparison("SymPy", exact, missing=missing))
+                if missing.any():
+                    skipped.append(f"SymPy: no number for {int(missing.sum())} entries (nan where AD is finite)")
             except ShapeError as error:
                 skipped.append(f"SymPy: {error.message}")
-        reports.append(Report(result, comparisons, rtol, atol, skipped))
+        report = Report(result, comparisons, rtol, atol, skipped)
+        if expect is None:
+            _mark_inconclusive(report)
+        reports.append(report)
     return reports
+
+
+def _mark_inconclusive(report: Report) -> None:
+    """FD disagreements that FD cannot settle: not converged, or SymPy's exact value agrees with AD."""
+    fd = report.comparisons[0]
+    differ = report.differ(fd)
+    got, want = report.result.value.reshape(-1), fd.expected.reshape(-1)
+    spread = np.abs(fd.uncertainty.reshape(-1)[differ])
+    unsettled = spread * 2 >= np.abs(got[differ] - want[differ])  # as large as the discrepancy
+    unsettled |= spread >= 1e-3 * np.abs(want[differ])  # not converged (an infinite derivative, a kink)
+    unsettled |= ~np.isfinite(want[differ])
+    if len(report.comparisons) > 1:
+        exact = report.comparisons[1]
+        agrees = np.ones(got.size, bool)
+        agrees[report.differ(exact)] = False
+        if exact.missing is not None:
+            agrees &= ~exact.missing.reshape(-1)
+        unsettled |= agrees[differ]
+    fd.inconclusive = differ[unsettled]
 
 
 def _expected(expect, shape: tuple, stdin) -> np.ndarray:
@@ -107,8 +154,8 @@ def _lower_operator(result: Result):
     return lower, identity, False
 
 
-def finite_differences(result: Result) -> np.ndarray:
-    """The derivative by central differences (Richardson) of the next-lower AD derivative."""
+def finite_differences(result: Result) -> tuple[np.ndarray, np.ndarray]:
+    """(the derivative by differences of the next-lower AD derivative, the error estimate of each entry)."""
     import jax
 
     plan = result.plan
@@ -117,22 +164,37 @@ def finite_differences(result: Result) -> np.ndarray:
     n = plan.layout.z_size
     scale = np.maximum(1.0, np.abs(directions @ point) if n else 1.0) / np.maximum(
         np.abs(directions).max(axis=1, initial=0), 1e-300)
-    steps = STEP * scale  # one step per direction
-    shifted = np.concatenate([point + s * h * directions for s, h in
-                              ((1, steps[:, None]), (-1, steps[:, None]), (1, steps[:, None] / 2),
-                               (-1, steps[:, None] / 2))])
-    values = np.asarray(jax.jit(jax.vmap(base, in_axes=(0, None, None)))(shifted, held, np.zeros(0)))
     k = len(directions)
-    plus, minus, plus_half, minus_half = (values[i * k : (i + 1) * k] for i in range(4))
-    shape = (k,) + (1,) * (values.ndim - 1)
-    coarse = (plus - minus) / (2 * steps.reshape(shape))
-    fine = (plus_half - minus_half) / steps.reshape(shape)
-    derivative = (4 * fine - coarse) / 3  # (k, *base shape)
+    # for each relative step and direction: x+h, x-h, x+h/2, x-h/2; and x itself, last
+    shifts = [(sign * step * part) for step in STEPS for part in (1, 0.5) for sign in (1, -1)]
+    steps = np.array(shifts)[:, None] * scale[None, :]  # (len(shifts), k)
+    shifted = np.concatenate([point + steps[i][:, None] * directions for i in range(len(shifts))] + [point[None, :]])
+    values = np.asarray(jax.jit(jax.vmap(base, in_axes=(0, None, None)))(shifted, held, np.zeros(0)))
+    centre = values[-1]
+    values = values[:-1].reshape((len(STEPS), 4, k) + values.shape[1:])  # step, (+h, -h, +h/2, -h/2), direction
+    h = (np.array(STEPS)[:, None] * scale[None, :]).reshape((len(STEPS), k) + (1,) * (values.ndim - 3))
+    plus, minus, plus_half, minus_half = (values[:, i] for i in range(4))
+    with np.errstate(all="ignore"):
+        central = (4 * (plus_half - minus_half) / h - (plus - minus) / (2 * h)) / 3  # Richardson: O(h⁴)
+        forward = (4 * (plus_half - centre) / (h / 2) - (plus - centre) / h) / 3  # one-sided: O(h²)
+        backward = (4 * (centre - minus_half) / (h / 2) - (centre - minus) / h) / 3
+    estimates = np.where(np.isfinite(central), central, np.where(np.isfinite(forward), forward, backward))
+    change = np.abs(np.diff(estimates, axis=0))  # between consecutive steps
+    change = np.where(np.isfinite(change), change, np.inf)
+    best = np.argmin(change, axis=0)  # per entry: the step whose estimate is most stable
+    estimate = np.take_along_axis(estimates, best[None], axis=0)[0]
+    uncertainty = np.take_along_axis(change, best[None], axis=0)[0]
+    return _arrange(result, estimate, single), _arrange(result, uncertainty, single, absolute=True)
+
+
+def _arrange(result: Result, derivative: np.ndarray, single: bool, absolute: bool = False) -> np.ndarray:
+    """(k directions, *lower shape) → the result's shape: one direction, uᵀ·J, or the new axis last."""
+    plan = result.plan
     if single:
         return derivative[0].reshape(result.value.shape)
     if result.command.reference.contract == "u":
         u = np.asarray(plan.vector, dtype=np.float64).reshape(plan.out_shape)
-        return np.tensordot(derivative, u, axes=u.ndim).reshape(result.value.shape)
+        return np.tensordot(derivative, np.abs(u) if absolute else u, axes=u.ndim).reshape(result.value.shape)
     return np.moveaxis(derivative, 0, -1).reshape(result.value.shape)
 
 

@@ -18,10 +18,14 @@ def summarize(report) -> dict:
         error = np.abs(got - want)
         relative = error / np.maximum(np.abs(want), np.finfo(float).tiny)
         bad = report.mismatches(comparison)
+        unsettled = comparison.inconclusive if comparison.inconclusive is not None else np.zeros(0, int)
+        missing = int(comparison.missing.sum()) if comparison.missing is not None else 0
         references.append({
             "reference": comparison.reference,
             "entries": int(got.size),
-            "agree": int(got.size - len(bad)),
+            "agree": int(got.size - len(bad) - len(unsettled) - missing),
+            "inconclusive": int(len(unsettled)),
+            "no_reference": missing,
             "max_abs_error": float(np.nanmax(error)) if got.size else 0.0,
             "max_rel_error": float(np.nanmax(np.where(want != 0, relative, 0))) if got.size else 0.0,
             "mismatches": [{
@@ -40,8 +44,15 @@ def summarize(report) -> dict:
 
 
 def summary_line(data: dict) -> str:
-    parts = [f"{r['agree']} of {r['entries']} agree with {r['reference']} (max error {r['max_abs_error']:.2g})"
-             for r in data["references"]]
+    parts = []
+    for r in data["references"]:
+        part = f"{r['agree']} of {r['entries']} agree with {r['reference']} (max error {r['max_abs_error']:.2g})"
+        if r.get("no_reference"):
+            part += f", {r['no_reference']} without a reference value"
+        if r.get("inconclusive"):
+            part += (f", {r['inconclusive']} inconclusive (the differences did not converge, "
+                     "or SymPy's exact value agrees with AD)")
+        parts.append(part)
     verdict = "ok" if data["ok"] else "FAIL"
     text = f"{verdict}: {data['of']} of {data['expr']}: " + "; ".join(parts or ["no reference to compare with"])
     return text + f" [rtol {data['rtol']:g}, atol {data['atol']:g}]"
