@@ -18,6 +18,9 @@ import sys
 from dataclasses import dataclass, field
 
 
+_ANSI = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "hint": "\x1b[2m"}
+
+
 def _isatty(stream) -> bool:
     try:
         return stream.isatty()
@@ -65,19 +68,29 @@ class Environment:
     @property
     def colour(self) -> bool:
         """Colour and styles on stdout: a terminal, unless NO_COLOR is set or TERM is dumb."""
-        return self.stdout_isatty and "NO_COLOR" not in self.variables and self.variables.get("TERM") != "dumb"
+        return self.stdout_isatty and self._styled
+
+    @property
+    def _styled(self) -> bool:
+        return "NO_COLOR" not in self.variables and self.variables.get("TERM") != "dumb"
+
+    def _paint(self, text: str, style: str) -> str:
+        """`text` in an ANSI style when stderr is a terminal that takes colour."""
+        if not (self.stderr_isatty and self._styled):
+            return text
+        return f"{_ANSI[style]}{text}\x1b[0m"
 
     def warn(self, message: str) -> None:
-        self.stderr.write(f"warning: {message}\n")
+        self.stderr.write(f"{self._paint('warning:', 'warning')} {message}\n")
         self.stderr.flush()
 
     def error(self, lines: list[str], hint: str | None) -> None:
-        """The `error:` line, what follows it (a caret), and a `hint:` line."""
-        self.stderr.write(f"error: {lines[0]}\n")
+        """The `error:` line, what follows it (the expression and a caret), and a `hint:` line."""
+        self.stderr.write(f"{self._paint('error:', 'error')} {lines[0]}\n")
         for line in lines[1:]:
-            self.stderr.write(line + "\n")
+            self.stderr.write((self._paint(line, "error") if line.strip() == "^" else line) + "\n")
         if hint:
-            self.stderr.write(f"hint: {hint}\n")
+            self.stderr.write(self._paint(f"hint: {hint}", "hint") + "\n")
         self.stderr.flush()
 
     def write(self, data: str | bytes) -> None:
@@ -97,7 +110,11 @@ class Environment:
         if file is not None:
             return Console(file=file, width=200, color_system=None, highlight=False)
         terminal = self.stderr_isatty if stderr else self.stdout_isatty
-        plain = not terminal or "NO_COLOR" in self.variables or self.variables.get("TERM") == "dumb"
-        return Console(file=self.stderr if stderr else self.stdout, highlight=False, force_terminal=terminal,
-                       no_color=plain or None, color_system=None if plain else "auto",
-                       width=None if terminal else 10_000)
+        plain = not terminal or not self._styled
+        width = None if terminal else 10_000
+        if terminal and self.variables.get("COLUMNS", "").isdigit():
+            width = int(self.variables["COLUMNS"])
+        console = Console(file=self.stderr if stderr else self.stdout, highlight=False, force_terminal=terminal,
+                          no_color=plain or None, color_system=None if plain else "auto", width=width)
+        console.jaccli_ascii = self.variables.get("TERM") == "dumb"  # tables: ASCII boxes
+        return console

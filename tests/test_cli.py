@@ -154,7 +154,7 @@ def test_closed_pipe_exits_0():
     (["hvp", "x*y", "--at", "1,2"], "needs --v"),
     (["jvp", "x*y", "--at", "1,2", "--v", "1"], "--v needs 2 values"),
     (["grad", "x", "--at", "1", "--bogus"], "No such option"),
-    (["hessian", "x", "--at", "1", "--mode", "sideways"], "Invalid value"),
+    (["hessian", "x", "--at", "1", "--mode", "sideways"], "takes one of fwd-rev, rev-fwd, rev-rev, not 'sideways'"),
     (["eval", "x", "--at", "y=1"], "not a variable"),
     (["eval", "x", "--at", "1", "--device", "tpu"], "no tpu device"),
 ])

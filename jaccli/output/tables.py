@@ -14,52 +14,112 @@ import numpy as np
 from ..inputs.layout import Labels, output_labels
 from .labels import entry_namer
 
-MAX_ROWS, MAX_COLUMNS = 24, 10
+MAX_ROWS = 24
 _SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉,")
 
 
+# the theme: a few styles, dropped altogether under NO_COLOR or off a terminal
+TITLE, LABEL, HEADER, CAPTION = "bold", "bold cyan", "bold", "dim"
+
+
 def to_table(result, console, *, precision: int | None = None, full: bool = False) -> None:
-    """Labelled rows and columns; shape, mode and dtype in the caption line."""
-    from rich.table import Table
+    """Labelled rows and columns within the console's width; shape, mode and dtype in the caption line.
+
+    A column is never narrower than its numbers: when the columns don't fit, fewer are
+    shown, with `…` for the rest, keeping the one holding the largest entry; `--full`
+    that cannot fit says so and prints plain labelled rows instead.
+    """
     from rich.text import Text
 
     number = table_number(precision)
     plan = result.plan
     matrices = _as_matrices(result)
     title = f"{plan.command.title} of {_short(str(plan.expression))} at {_point_text(result.point)}"
-    console.print(Text(title, style="bold"))
+    console.print(Text(title, style=TITLE))
     summarized = False
     for name, rows, columns, matrix in matrices:
-        shown_rows = _shown(len(rows), MAX_ROWS, full)
-        label_width = max(len(name), *(len(rows[i]) for i in shown_rows if i is not None))
-        cell_width = max(len(c) for c in list(columns[:3]) + list(columns[-3:]))
-        cell_width = max(cell_width, *(len(number(x)) for x in matrix[:3, :3].reshape(-1)),
-                         *(len(number(x)) for x in matrix[-3:, -3:].reshape(-1)))
-        fit = max(2, (console.width - label_width - 4) // (cell_width + 3))
-        shown_columns = _shown(len(columns), min(MAX_COLUMNS, fit), full)
-        summarized |= None in shown_rows or None in shown_columns
-        table = Table()
-        table.add_column(Text(name), style="bold", no_wrap=True)
-        for j in shown_columns:
-            table.add_column(Text("…" if j is None else columns[j]), justify="right", no_wrap=True)
-        for i in shown_rows:
-            if i is None:
-                table.add_row("⋮", *["⋮" for _ in shown_columns])
-                continue
-            cells = [Text("…" if j is None else number(matrix[i, j])) for j in shown_columns]
-            table.add_row(Text(rows[i]), *cells)
-        console.print(table)
+        summarized |= _print_matrix(console, name, rows, columns, matrix, number, full)
     caption = f"shape {tuple(result.value.shape)} · mode {plan.mode} · {plan.dtype.name} · {result.device}"
     if summarized:
         caption += " · summarized: --full shows every entry"
-    console.print(Text(caption, style="dim"))
+    console.print(Text(caption, style=CAPTION))
     if result.function_value is not None:
         console.print(Text(f"f = {number(result.function_value)}"))
     out_shape = plan.out_shape
     slices = (math.prod(out_shape) if plan.axes == ("out", "in", "in") and out_shape else
               out_shape[0] if plan.axes == ("out", "in") and len(out_shape) >= 2 else len(matrices))
     if summarized or len(matrices) < slices:  # entries or whole slices left out: say what the rest holds
-        console.print(Text(summary(result), style="dim"))
+        console.print(Text(summary(result), style=CAPTION))
+
+
+def _print_matrix(console, name, rows, columns, matrix, number, full: bool) -> bool:
+    """One labelled matrix as a table that fits; True when entries were left out."""
+    from rich.table import Table
+    from rich.text import Text
+
+    magnitude = np.where(np.isfinite(matrix), np.abs(matrix), -1.0)
+    peak_row, peak_column = np.unravel_index(int(np.argmax(magnitude)), matrix.shape) if matrix.size else (0, 0)
+    shown_rows = _shown(len(rows), MAX_ROWS, full, keep=int(peak_row))
+    picked = [i for i in shown_rows if i is not None]
+    label_width = max(len(name), *(len(rows[i]) for i in picked))
+    width = [max(len(columns[j]), *(len(number(matrix[i, j])) for i in picked)) for j in range(len(columns))]
+    room = console.width - (label_width + 3) - 1  # what the label column and the borders leave
+    shown_columns = _fit_columns(width, room, int(peak_column), full)
+    if shown_columns is None:  # --full and too wide: plain rows, every digit
+        console.print(Text(f"{name}: {len(columns)} columns do not fit in {console.width} characters; "
+                           "one row a line:", style=CAPTION))
+        for i in range(len(rows)):
+            console.print(Text(f"{rows[i]}: " + " ".join(number(x) for x in matrix[i])), soft_wrap=True)
+        return False
+    table = Table(box=_box(console), header_style=HEADER)
+    table.add_column(Text(name), style=LABEL, no_wrap=True, min_width=label_width)
+    for j in shown_columns:
+        table.add_column(Text("…" if j is None else columns[j]), justify="right", no_wrap=True,
+                         min_width=1 if j is None else width[j])
+    for i in shown_rows:
+        if i is None:
+            table.add_row("⋮", *["⋮" for _ in shown_columns])
+            continue
+        table.add_row(Text(rows[i]), *[Text("…" if j is None else number(matrix[i, j])) for j in shown_columns])
+    console.print(table)
+    return None in shown_rows or None in shown_columns
+
+
+def _fit_columns(width: list[int], room: int, keep: int, full: bool) -> list[int | None] | None:
+    """The columns to show in `room` characters (None marks left-out ones), keeping column `keep`.
+
+    All of them when they fit; else the kept column, then the first and last ones
+    alternately, as many as fit. With `full`: all of them, or None when they don't fit.
+    """
+    cost = [w + 3 for w in width]  # a cell's padding and its border
+    if sum(cost) <= room:
+        return list(range(len(width)))
+    if full:
+        return None
+    order = [keep] + [j for pair in zip(range(len(width)), reversed(range(len(width)))) for j in pair]
+    chosen: list[int] = []
+    for j in dict.fromkeys(order):
+        trial = sorted(chosen + [j])
+        gaps = sum(1 for a, b in zip([-1] + trial, trial + [len(width)]) if b - a > 1)
+        if sum(cost[i] for i in trial) + 4 * gaps > room:
+            if len(chosen) >= 1:
+                break
+        chosen = trial
+    shown: list[int | None] = []
+    for j in chosen:
+        if (shown and shown[-1] is not None and j - shown[-1] > 1) or (not shown and j > 0):
+            shown.append(None)
+        shown.append(j)
+    if chosen[-1] < len(width) - 1:
+        shown.append(None)
+    return shown
+
+
+def _box(console):
+    """Box drawing, or ASCII for a terminal that can't show it (TERM=dumb)."""
+    from rich import box
+
+    return box.ASCII if getattr(console, "jaccli_ascii", False) else box.HEAVY_HEAD
 
 
 def _as_matrices(result):
@@ -135,12 +195,20 @@ def _pretty_outputs(out_shape):
     return output_labels(out_shape)
 
 
-def _shown(count: int, limit: int, full: bool) -> list[int | None]:
-    """Indices to show: all of them, or the first and last few with None for the gap."""
+def _shown(count: int, limit: int, full: bool, keep: int | None = None) -> list[int | None]:
+    """Indices to show: all of them, or the first and last few with None for the gap (and `keep`, if given)."""
     if full or count <= limit:
         return list(range(count))
     head = limit // 2
-    return [*range(head), None, *range(count - (limit - head - 1), count)]
+    picked = [*range(head), *range(count - (limit - head - 1), count)]
+    if keep is not None and keep not in picked:
+        picked = sorted(picked[:head - 1] + [keep] + picked[head:])
+    shown: list[int | None] = []
+    for i in picked:
+        if shown and shown[-1] is not None and i - shown[-1] > 1:
+            shown.append(None)
+        shown.append(i)
+    return shown
 
 
 def table_number(precision: int | None):
