@@ -21,6 +21,12 @@ from dataclasses import dataclass, field
 _ANSI = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "hint": "\x1b[2m"}
 
 
+def _closed_pipe() -> None:
+    from .errors import ClosedPipe
+
+    raise ClosedPipe()
+
+
 def _isatty(stream) -> bool:
     try:
         return stream.isatty()
@@ -94,14 +100,19 @@ class Environment:
         self.stderr.flush()
 
     def write(self, data: str | bytes) -> None:
-        """Text or bytes to stdout, flushed at once (a co-process waits for it)."""
-        if isinstance(data, bytes):
-            self.stdout.flush()
-            self.stdout.buffer.write(data)
-            self.stdout.buffer.flush()
-        else:
-            self.stdout.write(data)
-            self.stdout.flush()
+        """Text or bytes to stdout, flushed at once (a co-process waits for it); a closed pipe is ClosedPipe."""
+        from .errors import ClosedPipe
+
+        try:
+            if isinstance(data, bytes):
+                self.stdout.flush()
+                self.stdout.buffer.write(data)
+                self.stdout.buffer.flush()
+            else:
+                self.stdout.write(data)
+                self.stdout.flush()
+        except BrokenPipeError:
+            raise ClosedPipe() from None
 
     def console(self, *, stderr: bool = False, file=None):
         """A rich Console for stdout (or stderr, or a file): natural width to a pipe, never squashed."""
@@ -117,4 +128,5 @@ class Environment:
         console = Console(file=self.stderr if stderr else self.stdout, highlight=False, force_terminal=terminal,
                           no_color=plain or None, color_system=None if plain else "auto", width=width)
         console.jaccli_ascii = self.variables.get("TERM") == "dumb"  # tables: ASCII boxes
+        console.on_broken_pipe = _closed_pipe  # rich's own would exit 1
         return console

@@ -66,6 +66,10 @@ class ComputeError(JaccliError):
     exit_code = ExitCode.RUNTIME
 
 
+class ClosedPipe(Exception):
+    """stdout was closed by its reader (`| head`): stop quietly, exit 0. Not an OSError, so nothing turns it into exit 1."""
+
+
 class JaccliWarning(UserWarning):
     """Something the user should know about a result that is still given (non-finite numbers, a skipped cache)."""
 

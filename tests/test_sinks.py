@@ -147,7 +147,6 @@ def test_nonfinite_results_from_a_file_are_json_strings(tmp_path):
     assert done.stderr.count("non-finite") == 1
 
 
-@pytest.mark.xfail(reason="bug: zero-width results over many points in csv/plain: internal error (polars)", strict=True)
 @pytest.mark.parametrize("fmt", ["csv", "plain"])
 def test_a_zero_width_result_gives_one_empty_line_a_point(tmp_path, fmt):
     (tmp_path / "p.csv").write_text(text(points(3)))
@@ -155,7 +154,6 @@ def test_a_zero_width_result_gives_one_empty_line_a_point(tmp_path, fmt):
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.xfail(reason="bug: --precision rounds the CSV of many points (one point's CSV round-trips)", strict=True)
 def test_csv_of_many_points_round_trips_whatever_the_precision():
     done = jaccli("jacobian", EXPR, "--at", "-", "-f", "csv", "--precision", "3", input="0.1,0.3333333333333333\n")
     assert done.stdout.splitlines()[1].split(",")[:2] == ["0.3333333333333333", "0.1"]

@@ -161,7 +161,6 @@ def test_where_masks_each_entry_of_an_array_branch():
     assert gradient.tolist() == [-1.0, 0.25, 1.0] and np.isfinite(hessian).all()
 
 
-@pytest.mark.xfail(reason="bug: a scalar variable in a branch of an array condition is not masked", strict=True)
 def test_where_masks_a_scalar_branch_under_an_array_condition():
     f, z, c, _ = translate("sum(where(v > 0, sqrt(y), 0))", {"v": np.array([-1.0, -2.0]), "y": -1.0})
     assert jax.jit(jax.grad(lambda z: f(z, c)))(z).tolist() == [0.0, 0.0, 0.0]

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from ..env import Environment
-from ..errors import ExitCode, JaccliError
+from ..errors import ClosedPipe, ExitCode, JaccliError
 from .app import app
 
 
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     command = typer.main.get_command(app)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # the interpreter's own housekeeping, not the user's
         warnings.showwarning = lambda message, *rest: env.warn(str(message))
         return _run(command, argv, env, debug)
 
@@ -42,7 +43,7 @@ def _run(command, argv: list[str], env: Environment, debug: bool) -> int:
             _print_traceback(env)
         env.error(error.lines(), error.hint)
         return int(error.exit_code)
-    except BrokenPipeError:
+    except (BrokenPipeError, ClosedPipe):  # `| head`: the reader has what it wanted
         _silence_stdout()
         return 0
     except KeyboardInterrupt:

@@ -89,7 +89,14 @@ def _keep_tangent_jvp(primals, tangents):
 
 
 def _mask(value, keep):
-    """`value` with its derivative kept only where `keep` (when `keep` fits its shape)."""
+    """`value` with its derivative kept only where `keep`.
+
+    A condition with more axes than the value (a scalar y in where(v > 0, sqrt(y), 0))
+    keeps the value's derivative where any element along those axes takes the branch.
+    """
+    extra = jnp.ndim(keep) - jnp.ndim(value)
+    if extra > 0:
+        keep = jnp.any(keep, axis=tuple(range(extra)))
     try:
         if jnp.broadcast_shapes(jnp.shape(keep), jnp.shape(value)) != jnp.shape(value):
             return value

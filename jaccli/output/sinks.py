@@ -73,6 +73,7 @@ class Sink:
 
 class CsvSink(Sink):
     separator = ","
+    rounds = False  # CSV always round-trips (--precision is for people: table and plain)
 
     def begin(self) -> bytes:
         buffer = io.StringIO()
@@ -80,8 +81,11 @@ class CsvSink(Sink):
         return buffer.getvalue().encode()
 
     def format_rows(self, matrix: np.ndarray) -> bytes:
-        if self.precision is not None or (self.quick and matrix.size <= SMALL):
-            number = repr if self.precision is None else (lambda x: f"{x:.{self.precision}g}")
+        if matrix.shape[1] == 0:  # a zero-width result: one empty line a point
+            return b"\n" * len(matrix)
+        precision = self.precision if self.rounds else None
+        if precision is not None or (self.quick and matrix.size <= SMALL):
+            number = repr if precision is None else (lambda x: f"{x:.{precision}g}")
             return "".join(self.separator.join(number(float(x)) for x in row) + "\n" for row in matrix).encode()
         import polars as pl
 
@@ -93,6 +97,7 @@ class PlainSink(CsvSink):
     """One point a line, its result flattened in C order, numbers separated by spaces."""
 
     separator = " "
+    rounds = True
 
     def begin(self) -> bytes:
         return b""
@@ -271,6 +276,8 @@ def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool, make_er
     def drain(everything: bool):
         while pending and (everything or len(pending) > 2 or not hasattr(pending[0], "done") or pending[0].done()):
             item = pending.popleft()
+            if hasattr(item, "cancelled") and item.cancelled():  # the run stopped: nothing more to write
+                continue
             sink.emit(item.result() if hasattr(item, "result") else item)
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import JaccliError, warn
+from ..errors import ClosedPipe, JaccliError, warn
 from . import formats
 
 _SUFFIX_FORMATS = {".npy": "npy", ".json": "json", ".jsonl": "json", ".csv": "csv", ".txt": "plain"}
@@ -41,7 +41,8 @@ def write_result(result, fmt: str | None, output: str | None, env, *, precision=
                 draw(env.console(file=file))
         else:
             with _writing("standard output"):
-                draw(env.console())
+                with _writing("standard output"):
+                    draw(env.console())
         return
     if fmt == "json":
         text, nonfinite = formats.to_json(result)
@@ -78,7 +79,8 @@ def write_check(reports: list, fmt: str | None, env) -> bool:
     else:
         from .tables import check_tables
 
-        check_tables(data, env.console())
+        with _writing("standard output"):
+            check_tables(data, env.console())
     return all(item["ok"] for item in data)
 
 
@@ -170,7 +172,9 @@ class _writing:
         return self
 
     def __exit__(self, kind, error, traceback):
-        if isinstance(error, OSError) and not isinstance(error, BrokenPipeError):
+        if isinstance(error, BrokenPipeError):
+            raise ClosedPipe() from None
+        if isinstance(error, OSError):
             raise cannot_write(self.name, error) from None
         return False
 
