@@ -12,10 +12,13 @@ what was written.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import os
 import sys
 from dataclasses import dataclass, field
+
+NO_FILES = contextvars.ContextVar("jaccli_no_files", default=False)  # `jaccli --no-files …`: no @file is read
 
 
 _ANSI = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "hint": "\x1b[2m"}

@@ -24,7 +24,9 @@ app = typer.Typer(
     name="jaccli",
     help="Exact Jacobians, Hessians and Hessian-vector products of math expressions, "
     "by JAX automatic differentiation.\n\n"
-    'Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2',
+    'Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2\n\n'
+    "Anywhere on the line: --debug shows tracebacks; --no-files (or JACCLI_NO_FILES=1) refuses every "
+    "@file, for strings from untrusted sources.",
     add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,

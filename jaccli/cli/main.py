@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ..env import Environment
+from ..env import NO_FILES, Environment
 from ..errors import ClosedPipe, ExitCode, JaccliError
 from .app import app
 
@@ -24,14 +24,19 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     env = env or Environment.system()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or bool(os.environ.get("JACCLI_DEBUG"))
-    argv = [a for a in argv if a != "--debug"]
+    no_files = "--no-files" in argv  # anywhere on the line, like --debug: untrusted input names no files
+    argv = [a for a in argv if a not in ("--debug", "--no-files")]
     argv = _protect_expression(argv)
     command = typer.main.get_command(app)
+    token = NO_FILES.set(no_files or NO_FILES.get())
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", ResourceWarning)  # the interpreter's own housekeeping, not the user's
         warnings.showwarning = lambda message, *rest: env.warn(str(message))
-        return _run(command, argv, env, debug)
+        try:
+            return _run(command, argv, env, debug)
+        finally:
+            NO_FILES.reset(token)
 
 
 def _run(command, argv: list[str], env: Environment, debug: bool) -> int:

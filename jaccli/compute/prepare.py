@@ -16,11 +16,10 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import PointError, ShapeError
+from ..errors import ParseError, PointError, ShapeError
 from ..inputs import points
 from ..inputs.layout import Layout
 from ..inputs.points import PointSpec
@@ -122,7 +121,18 @@ def read_expression(text: str) -> Expression:
     if text.startswith("@") and len(text) > 1:
         from ..inputs.files import EXPRESSION_BYTES, read_text
 
-        text = read_text(text[1:], cap=EXPRESSION_BYTES, what="the expression file").strip()
+        path = text[1:]
+        raw = read_text(path, cap=EXPRESSION_BYTES, what="the expression file")
+        body = raw.strip()
+        if not body:
+            raise ShapeError(f"the expression file {path!r} is empty")
+        try:
+            return parse_expression(body)
+        except ParseError as error:  # as compilers say it: model.txt:3:5: and the line
+            where = raw.index(body) + error.position
+            line, column = raw.count("\n", 0, where) + 1, where - (raw.rfind("\n", 0, where) + 1) + 1
+            error.message = f"{path}:{line}:{column}: {error.message}"
+            raise
     if not text.strip():
         raise ShapeError("the expression is empty", hint='e.g. jaccli grad "x**2*y" --at 1,2')
     return parse_expression(text)

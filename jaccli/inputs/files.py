@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from ..env import NO_FILES
 from ..errors import PointError, TooLargeError
 from .builders import format_bytes
 
@@ -28,6 +29,14 @@ BOM = b"\xef\xbb\xbf"
 LINE_BYTES = 64_000_000  # one record line (CSV or JSON) at most, or the memory budget when smaller
 EXPRESSION_BYTES = 4_000_000  # an @file expression: the parser's 1,000,000 characters, 4 bytes each at most
 PIECE = 1 << 20  # bytes read at a time from a file of unknown size
+
+
+# -- the one gate: --no-files ------------------------------------------------------------
+def permit(path: str, what: str) -> None:
+    """Refuse to open `path` when file reads are off (--no-files, JACCLI_NO_FILES=1): nothing of it is read."""
+    if NO_FILES.get() or os.environ.get("JACCLI_NO_FILES", "") not in ("", "0"):
+        raise PointError(f"cannot read {what} {path!r}: reading files is off (--no-files)",
+                         hint="give the expression and values inline: --at x=1,y=2, 'x=[1, 2]', --expect '[4, 1]'")
 
 
 # -- the one dtype check -------------------------------------------------------------
@@ -107,6 +116,7 @@ def _json_name(item) -> str:
 # -- text files ----------------------------------------------------------------------
 def read_bytes(path: str, *, cap: int, what: str) -> bytes:
     """At most `cap` bytes of a file (else an error naming the cap), failing at once on a NUL byte."""
+    permit(path, what)
     try:
         with open(path, "rb") as file:
             size = _regular_size(file)
@@ -226,6 +236,7 @@ def npy_header(path: str, what: str = "the file") -> tuple[tuple[int, ...], np.d
     """(shape, dtype, fortran_order, data offset) of a .npy file, checked against the file's size."""
     from numpy.lib import format as npy
 
+    permit(path, what)
     try:
         with open(path, "rb") as file:
             size = _regular_size(file)

@@ -192,6 +192,7 @@ class RecordReader:
                 return (lambda: stream.read(READ_SIZE)), (lambda: True), (lambda: None)
             close = lambda: None  # noqa: E731
         else:
+            files.permit(self.source, "the points file")
             try:
                 fd = os.open(self.source, os.O_RDONLY)
             except OSError as error:
