@@ -201,7 +201,7 @@ def load_executable(key: str, device):
         from jax.experimental import serialize_executable
 
         in_tree = jax.tree_util.tree_structure(((0, 0, 0), {}))
-        out_tree = jax.tree_util.tree_structure(0)
+        out_tree = jax.tree_util.tree_structure((0, 0))  # (the result, whether f is finite)
         compiled = serialize_executable.deserialize_and_load(payload, in_tree, out_tree,
                                                              backend=device.client, execution_devices=[device])
         return compiled, metadata
@@ -244,7 +244,8 @@ def store_executable(key: str, compiled, metadata: dict) -> bool:
         from jax.experimental import serialize_executable
 
         payload, in_tree, out_tree = serialize_executable.serialize(compiled)
-        if in_tree != jax.tree_util.tree_structure(((0, 0, 0), {})) or out_tree != jax.tree_util.tree_structure(0):
+        if in_tree != jax.tree_util.tree_structure(((0, 0, 0), {})) or \
+                out_tree != jax.tree_util.tree_structure((0, 0)):
             return False
     except (ValueError, NotImplementedError, TypeError, AttributeError):
         return False

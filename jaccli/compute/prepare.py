@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ParseError, PointError, ShapeError
+from ..errors import ParseError, PointError, ShapeError, warn
 from ..inputs import points
 from ..inputs.layout import Layout
 from ..inputs.points import PointSpec
@@ -100,6 +100,13 @@ class Plan:
     dtype = property(lambda self: self.setup.dtype)
     budget = property(lambda self: self.setup.budget)
 
+    def checked_operator(self):
+        """(z, c, w) ↦ (the operator's value, whether f itself is finite at z): one compiled pass."""
+        import jax.numpy as jnp
+
+        operator, f = self.operator(), self.setup.function
+        return lambda z, c, w: (operator(z, c, w), jnp.all(jnp.isfinite(f(z, c))))
+
     def operator(self):
         """g(z, c, w) for this plan: the command's operator, blockwise or all at once."""
         from . import derivatives
@@ -151,9 +158,23 @@ def bind(request: Request, spec: PointSpec | None = None, expression: Expression
     if spec is None:
         spec = request.at if isinstance(request.at, PointSpec) else points.read_spec(request.at, max_bytes=budget)
     point = points.bind_point(expression, spec, order=request.vars, wrt=differentiated(request))
+    if command.name != "eval" and point.layout.z_size == 0:
+        what = "--wrt names no variables" if request.wrt is not None else "the expression has no variables"
+        raise ShapeError(f"`{command.name}` has nothing to differentiate: {what}",
+                         hint="name the variables to differentiate: --wrt x,y (or run `eval`)")
     dtype = np.dtype(request.dtype)
-    return Setup(request, command, expression, point.layout, point.values, np.asarray(point.z, dtype),
-                 np.asarray(point.c, dtype), dtype, budget)
+    z, c = (_in_dtype(part, dtype) for part in (point.z, point.c))
+    return Setup(request, command, expression, point.layout, point.values, z, c, dtype, budget)
+
+
+def _in_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The point in the run's dtype, with a warning (not NumPy's) for a number that overflows it."""
+    with np.errstate(over="ignore"):
+        cast = np.asarray(values, dtype)
+    lost = np.isfinite(values) & ~np.isfinite(cast)
+    if lost.any():
+        warn(f"{values[lost][0]:g} overflows {dtype.name} (it becomes inf); use --dtype float64")
+    return cast
 
 
 def plan(setup: Setup, out_shape: tuple[int, ...] | None = None, *, blocks: bool = True,

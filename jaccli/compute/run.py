@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import JaccliError
+from ..errors import JaccliError, warn
 from ..inputs.points import PointSpec
 from . import cache
 from .backend import device_name, load_jax, no_xla_cache, runtime_error, select_device
@@ -88,7 +88,7 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
     def compile_fresh():
         # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
         with no_xla_cache(jax):
-            fresh = jax.jit(the_plan.operator()).lower(z, c, w).compile()
+            fresh = jax.jit(the_plan.checked_operator()).lower(z, c, w).compile()
         if key is not None:
             cache.store_executable(key, fresh, {"out_shape": list(the_plan.out_shape), "block": the_plan.block})
         return fresh
@@ -96,17 +96,20 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
     try:
         with jax.default_device(device):
             if entry is None:
-                value = np.asarray(compile_fresh()(z, c, w))
+                value, finite = compile_fresh()(z, c, w)
             else:
                 try:
-                    value = np.asarray(entry[0](z, c, w))
+                    value, finite = entry[0](z, c, w)
                 except (RuntimeError, ValueError, TypeError):  # a cached executable that won't run: replace it
                     entry = None
-                    value = np.asarray(compile_fresh()(z, c, w))
+                    value, finite = compile_fresh()(z, c, w)
+            value = np.asarray(value)
     except JaccliError:
         raise
     except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
         raise runtime_error(error, "try --device cpu, a smaller problem, or --dtype float32") from error
+    if not bool(finite) and request.command != "eval":
+        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
     status = "off" if key is None else "hit" if entry is not None else "miss"
     function_value = None
     if request.with_value:

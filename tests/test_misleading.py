@@ -1,0 +1,46 @@
+"""Never exit 0 with a misleading answer: nothing to differentiate is an error; a nan f or an overflow warns."""
+
+import pytest
+
+from jaccli.cli import main
+from jaccli.env import Environment
+
+
+def run(*argv):
+    env = Environment.capture()
+    return main(list(argv), env), env.out_text(), env.err_text()
+
+
+@pytest.fixture(autouse=True)
+def no_cache(monkeypatch):
+    monkeypatch.setenv("JACCLI_NO_CACHE", "1")
+
+
+@pytest.mark.parametrize("argv", [
+    ("hessian", "1"), ("grad", "2*pi"), ("jacobian", "[1, 2]"),
+    ("hessian", "x**2", "--at", "1", "--wrt", ""), ("grad", "x**2", "--at", "1", "--wrt", ","),
+    ("jvp", "[x, y]", "--at", "1,2", "--wrt", "", "--v", "1"),
+])
+def test_nothing_to_differentiate_is_an_error_not_an_empty_answer(argv):
+    code, out, err = run(*argv)
+    assert code == 2 and out == "" and "has nothing to differentiate" in err and "Traceback" not in err
+
+
+def test_eval_of_a_constant_is_fine():
+    assert run("eval", "2*pi")[:2] == (0, "6.283185307179586\n")
+
+
+@pytest.mark.parametrize("argv", [("grad", "log(x)", "--at", "-1"), ("hessian", "sqrt(x)*y", "--at", "-1,2"),
+                                  ("jacobian", "[x, 1/y]", "--at", "1,0")])
+def test_a_derivative_where_f_is_not_finite_warns(argv):
+    code, out, err = run(*argv)
+    assert code == 0 and out and err.startswith("warning: f itself is not finite") and err.count("\n") == 1
+
+
+def test_a_finite_f_does_not_warn():
+    assert run("grad", "log(x)", "--at", "2")[2] == ""
+
+
+def test_a_point_that_overflows_float32_warns_in_jaccli_words():
+    code, out, err = run("eval", "x", "--at", "1e39", "--dtype", "float32")
+    assert code == 0 and out == "inf\n" and err == "warning: 1e+39 overflows float32 (it becomes inf); use --dtype float64\n"
