@@ -25,8 +25,11 @@ def builders(max_bytes: int) -> dict:
 
     def arity(name, args, low, high, keywords=(), allowed=()):
         if not low <= len(args) <= high or set(keywords) - set(allowed):
-            raise PointError(f"{name}() takes {low}{f' to {high}' if high != low else ''} arguments"
-                             + (f" and {', '.join(allowed)}=" if allowed else ""))
+            count = f"{low}{f' to {high}' if high != low else ''} argument{'s' if high != 1 else ''}"
+            extra = [k for k in keywords if k not in allowed]
+            raise PointError(f"{name}() takes {count}" + (f" and {', '.join(allowed)}=" if allowed else "")
+                             + (f", not {extra[0]}=" if extra else f", but got {len(args)}"),
+                             hint=f"e.g. {name}(3)" if low == 1 else None)
 
     def zeros(args, kw):
         arity("zeros", args, 1, 1, kw)

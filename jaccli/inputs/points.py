@@ -238,6 +238,10 @@ def _fill_flat(expression: parse.Expression, names: list[str], spec: PointSpec) 
 
 
 def _count_error(names, sizes, got: int, unknown: str | None = None, need: int = 0) -> ShapeError:
+    if not names:  # every variable was named: the unnamed values have no variable left
+        return ShapeError(f"every variable already has a value, but {got} more unnamed value"
+                          f"{'s were' if got != 1 else ' was'} given",
+                          hint="give each value once, by name (x=1) or in order (1,2), not both")
     described = ", ".join(n if sizes.get(n, 1) == 1 else f"{n}[{sizes[n]}]" for n in names if n != unknown)
     expected = sum(sizes.get(n, 0) for n in names if n != unknown)
     if unknown:
