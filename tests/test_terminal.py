@@ -80,3 +80,14 @@ def test_errors_are_red_on_a_terminal_and_plain_elsewhere(monkeypatch):
     assert err.startswith("error: ") and not ANSI.search(err)
     _, _, err = run(["eval", "sin(x", "--at", "1"])
     assert not ANSI.search(err)
+
+
+def test_symbolic_lines_are_aligned_and_numbers_at_table_precision_on_a_terminal(monkeypatch):
+    monkeypatch.setenv("JACCLI_NO_CACHE", "1")
+    argv = ["hessian", "x**2*y + sin(y)", "--symbolic", "--at", "1,2"]
+    _, shown, _ = run(argv, tty=True, variables={"NO_COLOR": "1"})
+    lines = shown.splitlines()
+    assert len({line.index(" = ") for line in lines}) == 1 and len({line.rindex(" = ") for line in lines}) == 1
+    assert lines[-1].endswith("= -0.9092974268")
+    _, piped, _ = run(argv)
+    assert piped.splitlines()[-1].endswith("= -0.9092974268256817")  # a pipe keeps every digit

@@ -11,6 +11,7 @@ from ..compute.prepare import Request, bind, plan, read_expression
 from ..errors import JaccliError
 from ..inputs.points import PointSpec
 from .labels import entry_namer
+from .tables import table_number
 from .write import emit
 
 COMMANDS = tuple(name for name, c in commands.COMMANDS.items() if c.symbolic_order is not None and not c.vector)
@@ -52,12 +53,17 @@ def write_formula(request: Request, fmt: str | None, output: str | None, env) ->
         return
     the_plan = result.plan if result else plan(setup, _out_shape(value, count, setup.layout, request.partial))
     name = entry_namer(the_plan)
+    names = [name(k) for k in range(len(texts))]
     numbers = result.value.reshape(-1) if result is not None else None
+    people = env.stdout_isatty and not output  # a terminal: aligned, numbers at the table's precision
+    number = table_number(None) if people else (lambda x: repr(float(x)))
+    left = max(map(len, names), default=0)
+    middle = max(map(len, texts), default=0) if numbers is not None else 0
     lines = []
     for k, text in enumerate(texts):
-        line = f"{name(k)} = {text}"
+        line = f"{names[k]:<{left}} = {text}"
         if numbers is not None:
-            line += f"  = {float(numbers[k])!r}"
+            line = f"{line:<{left + 3 + middle}}  = {number(numbers[k])}"
         lines.append(line)
     emit("\n".join(lines) + "\n", output, env)
 
