@@ -16,8 +16,8 @@ import inspect
 from dataclasses import dataclass, fields
 
 from .options import (
-    At, ChunkSize, Device, DeviceOpt, DType, Dtype, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad, Vars,
-    Wrt,
+    At, ChunkSize, Device, DeviceOpt, DType, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
+    Vars, Wrt,
 )
 
 
@@ -35,6 +35,7 @@ class Shared:
     full: bool = False
     chunk_size: int | None = None
     skip_bad: bool = False
+    fields: tuple[str, ...] | None = None  # many points: the JSON keys or CSV columns written (one point ignores it)
     no_cache: bool = False
 
 
@@ -43,7 +44,7 @@ _OPTIONS = {
     "at": (At, None), "vars": (Vars, None), "wrt": (Wrt, None), "fmt": (Fmt, None), "output": (Output, None),
     "dtype": (Dtype, DType.float64), "precision": (Precision, None), "device": (DeviceOpt, None),
     "max_memory": (MaxMemory, None), "full": (Full, False), "chunk_size": (ChunkSize, None),
-    "skip_bad": (SkipBad, False), "no_cache": (NoCache, False),
+    "skip_bad": (SkipBad, False), "fields": (Fields, None), "no_cache": (NoCache, False),
 }
 assert list(_OPTIONS) == [f.name for f in fields(Shared)]
 
@@ -57,6 +58,7 @@ def names(text: str | None) -> tuple[str, ...] | None:
 
 def _shared(values: dict) -> Shared:
     from ..compute.budget import parse_size
+    from ..output.sinks import parse_fields
 
     def value(option):
         return option.value if hasattr(option, "value") else option
@@ -65,7 +67,8 @@ def _shared(values: dict) -> Shared:
         at=tuple(values["at"] or ()), vars=names(values["vars"]), wrt=names(values["wrt"]), fmt=value(values["fmt"]),
         output=values["output"], dtype=value(values["dtype"]), precision=values["precision"],
         device=value(values["device"]), max_memory=parse_size(values["max_memory"]) if values["max_memory"] else None,
-        full=values["full"], chunk_size=values["chunk_size"], skip_bad=values["skip_bad"], no_cache=values["no_cache"],
+        full=values["full"], chunk_size=values["chunk_size"], skip_bad=values["skip_bad"],
+        fields=parse_fields(values["fields"]), no_cache=values["no_cache"],
     )
 
 

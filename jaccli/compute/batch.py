@@ -1,12 +1,16 @@
 """Many points: one compiled `jax.jit(jax.vmap(op))` over fixed-size chunks, results in input order.
 
-Every chunk is padded to the same size, so the function is traced and compiled
-once per run whatever the input's length. Rows come from `records.RecordReader`
-as they arrive, so results stream out with memory bounded by the chunk.
+Every chunk of a file is padded to the same size, so the function is traced and
+compiled once per run whatever the input's length. A stream (a pipe) pads a
+partial chunk to the next power of two instead: a lone line from a co-process is
+computed alone, not beside thousands of copies of itself, and each size is
+compiled once. Rows come from `records.RecordReader` as they arrive, so results
+stream out with memory bounded by the chunk.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -25,9 +29,23 @@ from .budget import default_max_memory
 from .prepare import Plan, Request, bind, plan, read_expression
 
 MAX_CHUNK = 65536
-STREAM_CHUNK = 4096  # a pipe: a lone line is padded to the chunk, so keep answers quick
+STREAM_CHUNK = 4096  # a pipe: points computed together at most (a partial chunk is padded to a power of two)
 CHUNK_BYTES = 256 * 2**20  # what one chunk's arrays may take, roughly
 TRACES = {"count": 0}  # how many times a batch function was traced (tests read it)
+
+
+@dataclass(frozen=True)
+class BatchRequest(Request):
+    """A Request for many points, with what only many points use: the keys or columns written (--fields).
+
+    (Output choices stay out of the compute's Request; the sinks read them from the run.)
+    """
+
+    fields: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, request: Request, fields: tuple[str, ...] | None = None) -> BatchRequest:
+        return cls(**{f.name: getattr(request, f.name) for f in dataclasses.fields(Request)}, fields=fields)
 
 
 def is_batch(request: Request) -> bool:
@@ -68,6 +86,7 @@ class Chunk:
     indices: np.ndarray
     values: np.ndarray  # (B, *shape)
     points: np.ndarray | None  # (B, total) flat points in layout order, when they vary
+    function_values: np.ndarray | None = None  # (B,) f at each point, with --with-value
 
 
 class BatchRun:
@@ -76,8 +95,8 @@ class BatchRun:
     def __init__(self, request: Request, chunk_size: int | None = None, stdin=None):
         self.jax, _ = load_jax(cache.usable(request.no_cache))
         self.request = request
-        if request.with_value:
-            raise PointError("--with-value takes one point", hint="for many points run `eval` and `grad` apart")
+        self.fields = getattr(request, "fields", None)  # --fields: what the sinks write (None: their default)
+        self.with_value = request.with_value  # f beside ∇f: the one-point operator, packed as [f, ∇f…]
         self.budget = default_max_memory() if request.max_memory is None else request.max_memory
         self.expression = read_expression(request.expr)
         self.device = select_device(request.device)
@@ -357,14 +376,15 @@ class BatchRun:
         plan = self.plan
         count = len(indices)
         z_cols, c_cols = self.columns
+        size = self._padded_size(count)
         if self.fixed_point is None:
             rows = parts["--at"]
-            z, c = _pad(rows[:, z_cols], self.chunk), _pad(rows[:, c_cols], self.chunk)
+            z, c = _pad(rows[:, z_cols], size), _pad(rows[:, c_cols], size)
         else:
             rows = None
             z, c = self.fixed_point[z_cols], self.fixed_point[c_cols]
         if self.fixed_vector is None:
-            w = _pad(parts["--v" if "--v" in parts else "--u"], self.chunk)
+            w = _pad(parts["--v" if "--v" in parts else "--u"], size)
         else:
             w = self.fixed_vector
         dtype = plan.dtype
@@ -374,7 +394,17 @@ class BatchRun:
                 values = np.asarray(out)[:count]
         except (RuntimeError, MemoryError) as error:
             raise runtime_error(error, "try a smaller --chunk-size") from error
-        return Chunk(indices, values.reshape((count,) + plan.shape), rows)
+        function_values = None
+        if self.with_value:  # value_and_grad's [f, ∇f…], as the one-point run unpacks it
+            function_values, values = values[:, 0], values[:, 1:]
+        return Chunk(indices, values.reshape((count,) + plan.shape), rows, function_values)
+
+    def _padded_size(self, count: int) -> int:
+        """The size `count` points are padded to: the chunk for a file (one compile), the next power of two
+        for a stream (a co-process's lone line is computed alone; at most log₂(chunk) + 1 compiles)."""
+        if not self.stream or count >= self.chunk:
+            return self.chunk
+        return min(self.chunk, 1 << max(count - 1, 0).bit_length())
 
 
 def record_spec(record) -> points.PointSpec:

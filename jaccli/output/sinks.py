@@ -5,6 +5,12 @@ threads while the next chunk is read and computed (polars and XLA release the
 GIL); `write_stream` writes them in order. CSV, plain and JSON lines go through
 polars (fast, exact round-trip floats); a chunk holding nan or inf is written the
 slow way so that JSON stays valid.
+
+`--fields` chooses what a line holds (like `gh --json`): the keys of JSON lines
+(`JSON_FIELDS`, in the order asked) and the columns of CSV and plain
+(`CSV_FIELDS`: `index`, the `point`'s entries, the `value`'s entries, `f`).
+`--with-value` puts f beside ∇f: JSON `function_value`, the CSV/plain column `f`
+(first by default).
 """
 
 from __future__ import annotations
@@ -18,17 +24,61 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..errors import PointError, warn
+from ..errors import JaccliError, PointError, warn
+from ..inputs.layout import entry_label
 from ..inputs.records import BadRecord
 from .formats import json_array
 from .labels import entry_names
 
 
 SMALL = 4096  # numbers in a chunk below which plain Python formats faster than a polars frame
+JSON_FIELDS = ("command", "expr", "variables", "wrt", "shape", "mode", "dtype", "index", "point", "function_value",
+               "value", "line", "error")
+CSV_FIELDS = ("index", "point", "value", "f")  # columns of CSV and plain
+ERROR_FIELDS = ("index", "line", "error")  # what an error record (--skip-bad, -f json) can hold
+
+
+def parse_fields(text: str | None) -> tuple[str, ...] | None:
+    """--fields 'value,index' → ('value', 'index'), each a known field of some format (which one: `check_fields`)."""
+    if text is None:
+        return None
+    fields = tuple(name.strip() for name in text.split(",") if name.strip())
+    known = list(dict.fromkeys(JSON_FIELDS + CSV_FIELDS))
+    unknown = [name for name in fields if name not in known]
+    if unknown:
+        raise JaccliError(f"--fields: unknown field {unknown[0]!r}",
+                          hint=f"JSON lines: {', '.join(JSON_FIELDS)}; CSV and plain: {', '.join(CSV_FIELDS)}")
+    if not fields:
+        raise JaccliError("--fields names no field",
+                          hint=f"e.g. --fields value,index (JSON lines: {', '.join(JSON_FIELDS)})")
+    repeated = sorted({name for name in fields if fields.count(name) > 1})
+    if repeated:
+        raise JaccliError(f"--fields names {', '.join(map(repr, repeated))} twice", hint="name each field once")
+    return fields
+
+
+def check_fields(fmt: str, fields: tuple[str, ...] | None, with_value: bool) -> None:
+    """Refuse fields that format `fmt` does not have; f and function_value need --with-value."""
+    if fields is None:
+        return
+    if fmt not in ("json", "csv", "plain"):
+        raise JaccliError(f"--fields chooses the keys of -f json and the columns of -f csv or plain, not of {fmt}",
+                          hint="add -f json or -f csv")
+    known = JSON_FIELDS if fmt == "json" else CSV_FIELDS
+    unknown = [name for name in fields if name not in known]
+    if unknown:
+        what = "JSON lines have" if fmt == "json" else f"{fmt.upper() if fmt == 'csv' else 'plain'} has"
+        raise JaccliError(f"--fields: {what} no field {unknown[0]!r}",
+                          hint=f"the fields of -f {fmt}: {', '.join(known)}")
+    value = "function_value" if fmt == "json" else "f"
+    if value in fields and not with_value:
+        raise JaccliError(f"--fields {value} needs --with-value",
+                          hint="f(x) is written beside ∇f by `grad --with-value`")
 
 
 def open_sink(fmt: str, run, stream, env, *, precision=None):
-    """The sink for format `fmt`, once `run` (a BatchRun) has made its plan."""
+    """The sink for format `fmt`, once `run` (a BatchRun) has made its plan; --fields come from the run."""
+    check_fields(fmt, run.fields, run.with_value)
     kind = {"csv": CsvSink, "plain": PlainSink, "json": JsonSink, "npy": NpySink, "table": TableSink}[fmt]
     return kind(run, stream, env, precision=precision)
 
@@ -42,17 +92,25 @@ class Sink:
         self.stream = stream  # binary
         self.env = env
         self.precision = precision
-        self.width = int(np.prod(plan.shape))
         # a small chunk from a stream: Python formats it faster than a polars frame (files stay on polars,
         # whose float notation differs from repr's in places, so that one file reads the same throughout)
         self.quick = run.stream
-        self.names = entry_names(plan)
+        self.with_value = run.with_value
+        self.names = (["f"] if self.with_value else []) + entry_names(plan)  # what `matrix` holds, column by column
+        self.width = len(self.names)
 
     def begin(self) -> bytes:
         return b""
 
+    def matrix(self, chunk) -> np.ndarray:
+        """The chunk's results, a row a point: f first with --with-value, then the result flattened."""
+        values = chunk.values.reshape(len(chunk.indices), -1)
+        if self.with_value:
+            values = np.concatenate([chunk.function_values.reshape(-1, 1).astype(values.dtype), values], axis=1)
+        return values
+
     def format(self, chunk) -> bytes:
-        return self.format_rows(chunk.values.reshape(len(chunk.indices), -1))
+        return self.format_rows(self.matrix(chunk))
 
     def format_rows(self, matrix: np.ndarray) -> bytes:
         raise NotImplementedError
@@ -72,24 +130,82 @@ class Sink:
 
 
 class CsvSink(Sink):
+    """A header, then one row a point: the columns of --fields (default: [f,] the result's entries)."""
+
     separator = ","
     rounds = False  # CSV always round-trips (--precision is for people: table and plain)
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        fields = self.run.fields or (("f",) if self.with_value else ()) + ("value",)
+        self.groups = [field for field in fields if field != "f" or self.with_value]
+        if self.groups == ["f", "value"] or self.groups == ["value"]:
+            self.groups = None  # the default: the results' matrix as it is
+        else:
+            layout = self.plan.layout
+            self.point_names = [entry_label(s.name, s.shape, i) for s in layout.slots for i in range(s.size)]
+            value_names = self.names[1:] if self.with_value else self.names
+            named = {"index": ["index"], "point": self.point_names, "value": value_names, "f": ["f"]}
+            self.names = [name for group in self.groups for name in named[group]]
+            self.width = len(self.names)
 
     def begin(self) -> bytes:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerow(self.names)
         return buffer.getvalue().encode()
 
-    def format_rows(self, matrix: np.ndarray) -> bytes:
-        if matrix.shape[1] == 0:  # a zero-width result: one empty line a point
+    def format(self, chunk) -> bytes:
+        if self.groups is None:
+            return self.format_rows(self.matrix(chunk))
+        count = len(chunk.indices)
+        parts = []
+        for group in self.groups:
+            if group == "index":
+                parts.append(None)  # integers, written apart
+            elif group == "point":
+                points = chunk.points if chunk.points is not None else np.tile(self.run.fixed_point, (count, 1))
+                parts.append(points.reshape(count, -1))
+            elif group == "f":
+                parts.append(chunk.function_values.reshape(count, 1))
+            else:
+                parts.append(chunk.values.reshape(count, -1))
+        floats = [p for p in parts if p is not None]
+        matrix = np.concatenate(floats, axis=1) if floats else np.zeros((count, 0))
+        return self.format_rows(matrix, chunk.indices, self._index_column(parts))
+
+    def _index_column(self, parts) -> int | None:
+        """Where the index column goes among the float columns (None: not written)."""
+        if "index" not in self.groups:
+            return None
+        at = self.groups.index("index")
+        return sum(p.shape[1] for p in parts[:at])
+
+    def bad(self, record: BadRecord) -> bytes:
+        """--skip-bad: a row of nan where the record's results would be (its index, when written), and a warning."""
+        if self.groups is None or "index" not in self.groups:
+            return super().bad(record)
+        warn(f"line {record.line}: {record.message} (written as nan)")
+        return self.format_rows(np.full((1, self.width - 1), np.nan), np.array([record.index]),
+                                self.names.index("index"))
+
+    def format_rows(self, matrix: np.ndarray, indices: np.ndarray | None = None, at: int | None = None) -> bytes:
+        """Rows of numbers; with `at`, the integer `indices` as the column at that position."""
+        width = matrix.shape[1] + (at is not None)
+        if width == 0:  # a zero-width result: one empty line a point
             return b"\n" * len(matrix)
         precision = self.precision if self.rounds else None
         if precision is not None or (self.quick and matrix.size <= SMALL):
             number = repr if precision is None else (lambda x: f"{x:.{precision}g}")
-            return "".join(self.separator.join(number(float(x)) for x in row) + "\n" for row in matrix).encode()
+            rows = [[number(x) for x in row] for row in matrix.tolist()]
+            if at is not None:
+                for row, index in zip(rows, indices.tolist()):
+                    row.insert(at, str(index))
+            return "".join(self.separator.join(row) + "\n" for row in rows).encode()
         import polars as pl
 
         frame = pl.DataFrame(matrix, schema=[f"c{i}" for i in range(matrix.shape[1])], orient="row")
+        if at is not None:
+            frame.insert_column(at, pl.Series("index", np.asarray(indices, dtype=np.int64)))
         return frame.write_csv(include_header=False, separator=self.separator).encode()
 
 
@@ -104,30 +220,46 @@ class PlainSink(CsvSink):
 
 
 class JsonSink(Sink):
-    """JSON lines: one object a point, with `index`."""
+    """JSON lines: one object a point, with `index`; the keys of --fields, in its order, when given."""
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
-        plan = self.plan
-        self.fixed = {  # the SPEC's keys; per run constants beyond them (device) stay out of every line
+        plan, fields = self.plan, self.run.fields
+        constants = {  # the SPEC's keys; per run constants beyond them (device) stay out of every line
             "command": plan.request.command, "expr": plan.expression.text,
             "variables": list(plan.layout.names),
             "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype.name,
         }
-        if plan.layout.held:
-            self.fixed["wrt"] = [s.name for s in plan.layout.wrt]
+        if plan.layout.held or (fields and "wrt" in fields):
+            constants["wrt"] = [s.name for s in plan.layout.wrt]
         if self.run.fixed_point is not None:  # one point for every record (the records carry vectors)
-            self.fixed["point"] = {name: json_array(value)[0] for name, value in plan.point.items()}
-        self.prefix = json.dumps(self.fixed, separators=(",", ":"))[:-1].encode() + b","
+            constants["point"] = {name: json_array(value)[0] for name, value in plan.point.items()}
+        if fields is None:
+            keys = [*constants, "index", *(["point"] if "point" not in constants else []),
+                    *(["function_value"] if self.with_value else []), "value"]
+        else:
+            keys = [k for k in fields if k not in ("line", "error")]
+        self.keys = keys
+        self.fixed = {k: constants[k] for k in keys if k in constants}
+        self.varying = [k for k in keys if k not in constants]
+        self.error_keys = error_keys(fields)
+        # the polars path writes the varying keys and puts the fixed ones in front: only when they come first
+        self.in_front = bool(self.varying) and keys == [*self.fixed, *self.varying]
+        self.prefix = json.dumps(self.fixed, separators=(",", ":"))[:-1].encode() + b"," if self.fixed else b"{"
         self.warned = False
 
     def format(self, chunk) -> bytes:
-        finite = np.isfinite(chunk.values).all() and (chunk.points is None or np.isfinite(chunk.points).all())
+        finite = ("value" not in self.varying or np.isfinite(chunk.values).all()) and (
+            chunk.points is None or "point" not in self.varying or np.isfinite(chunk.points).all())
+        if chunk.function_values is not None and "function_value" in self.varying:
+            finite = finite and np.isfinite(chunk.function_values).all()
         if not finite and not self.warned:
             warn('the results have non-finite numbers, written as the strings "nan", "inf", "-inf"')
             self.warned = True
         quick = self.quick and chunk.values.size <= SMALL
-        return self._fast(chunk) if finite and not quick else self._slow(chunk)
+        if finite and self.in_front and not quick:
+            return self._fast(chunk)
+        return self._slow(chunk, finite)
 
     def _point_columns(self, points: np.ndarray) -> dict:
         columns, at = {}, 0
@@ -141,28 +273,67 @@ class JsonSink(Sink):
         import polars as pl
 
         count = len(chunk.indices)
-        columns = {"index": chunk.indices}
-        if chunk.points is not None:
-            columns["point"] = pl.DataFrame(self._point_columns(chunk.points)).to_struct()
-        columns["value"] = chunk.values if self.plan.shape else chunk.values.reshape(count)
+        columns = {}
+        for key in self.varying:
+            if key == "index":
+                columns["index"] = chunk.indices
+            elif key == "point":
+                columns["point"] = pl.DataFrame(self._point_columns(chunk.points)).to_struct()
+            elif key == "function_value":
+                columns["function_value"] = chunk.function_values
+            else:
+                columns["value"] = chunk.values if self.plan.shape else chunk.values.reshape(count)
         buffer = io.BytesIO()
         pl.DataFrame(columns).write_ndjson(buffer)
-        return buffer.getvalue().replace(b'{"index":', self.prefix + b'"index":')
+        if not self.fixed:
+            return buffer.getvalue()
+        # every line starts "{": a newline then "{" is a line's start only (JSON strings escape newlines)
+        return (b"\n" + buffer.getvalue()).replace(b"\n{", b"\n" + self.prefix)[1:]
 
-    def _slow(self, chunk) -> bytes:
-        """Line by line with the json module: small chunks, and chunks with nan or inf."""
+    def _slow(self, chunk, finite: bool = False) -> bytes:
+        """Line by line: small chunks (a co-process's line), chunks with nan or inf, fixed keys after varying ones.
+
+        Finite numbers go through orjson (shortest round-trip floats, ~20× faster than the json module on a
+        2,000-entry line); nan and inf need json_array's strings and the json module.
+        """
+        import orjson
+
+        convert = (lambda a: np.asarray(a).tolist()) if finite else (lambda a: json_array(a)[0])
+        points = self._point_columns(chunk.points) if chunk.points is not None and "point" in self.varying else None
         lines = []
-        points = self._point_columns(chunk.points) if chunk.points is not None else None
         for row, index in enumerate(chunk.indices):
-            document = {**self.fixed, "index": int(index)}
-            if points is not None:
-                document["point"] = {k: json_array(v[row])[0] for k, v in points.items()}
-            document["value"] = json_array(chunk.values[row])[0]
-            lines.append(json.dumps(document, allow_nan=False, separators=(",", ":")))
-        return ("\n".join(lines) + "\n").encode()
+            document = {}
+            for key in self.keys:
+                if key in self.fixed:
+                    document[key] = self.fixed[key]
+                elif key == "index":
+                    document[key] = int(index)
+                elif key == "point":
+                    document[key] = {k: convert(v[row]) for k, v in points.items()}
+                elif key == "function_value":
+                    document[key] = convert(chunk.function_values[row])
+                else:
+                    document[key] = convert(chunk.values[row])
+            lines.append(orjson.dumps(document) if finite else
+                         json.dumps(document, allow_nan=False, separators=(",", ":")).encode())
+        return b"\n".join(lines) + b"\n"
 
     def bad(self, record: BadRecord) -> bytes:
-        return (json.dumps({"index": record.index, "line": record.line, "error": record.message}) + "\n").encode()
+        values = {"index": record.index, "line": record.line, "error": record.message}
+        return (json.dumps({key: values[key] for key in self.error_keys}) + "\n").encode()
+
+
+def error_keys(fields: tuple[str, ...] | None) -> list[str]:
+    """The keys of an error record: those of --fields among index, line, error, in its order; index and error
+    always (a client matches the record by its index)."""
+    if fields is None:
+        return list(ERROR_FIELDS)
+    keys = [k for k in fields if k in ERROR_FIELDS]
+    if "index" not in keys:
+        keys.insert(0, "index")
+    if "error" not in keys:
+        keys.append("error")
+    return keys
 
 
 class Rows(bytes):
@@ -176,6 +347,9 @@ class NpySink(Sink):
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
+        if self.with_value:
+            raise JaccliError("--with-value over many points writes f beside ∇f in -f json, csv or plain, not npy",
+                              hint="run `eval` -o f.npy and `grad` -o grad.npy apart, or use -f csv")
         self.spool = tempfile.TemporaryFile()
         self.count = 0
         self.dtype = self.plan.dtype
@@ -229,7 +403,7 @@ class TableSink(Sink):
             table.add_column(Text(name), justify="right", no_wrap=True)
         if len(self.names) > 8:
             table.add_column("…")
-        for index, row in zip(chunk.indices, chunk.values.reshape(len(chunk.indices), -1)):
+        for index, row in zip(chunk.indices, self.matrix(chunk)):
             if self.shown >= self.LIMIT:
                 break
             table.add_row(str(index), *[Text(number(x)) for x in row[:8]], *(["…"] if len(self.names) > 8 else []))
@@ -259,7 +433,9 @@ class ErrorSink(JsonSink):
     threads = 0
 
     def __init__(self, run, stream, env, *, precision=None):
+        check_fields("json", run.fields, run.with_value)
         self.stream, self.env = stream, env
+        self.error_keys = error_keys(run.fields)
 
 
 def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool, make_error_sink=None) -> None:
@@ -295,8 +471,9 @@ def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool, make_er
                 pending.append(sink.begin())
                 pending.extend(sink.bad(record) for record in early)
                 pool = ThreadPoolExecutor(sink.threads) if sink.threads else None
-            pending.append(pool.submit(sink.format, item) if pool else sink.format(item))
-            drain(everything=len(item.indices) < chunk())
+            partial = len(item.indices) < chunk()  # the input paused: answer now, without a worker's round trip
+            pending.append(pool.submit(sink.format, item) if pool and not partial else sink.format(item))
+            drain(everything=partial)
         if sink is None and early:
             sink = make_error_sink() if make_error_sink is not None else None
             if sink is None:
