@@ -4,7 +4,7 @@ Every row is a whole process (wall time, peak RSS), run several times with the
 jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
-    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|batch]
+    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|batch|large|stream]
 """
 
 from __future__ import annotations
@@ -223,11 +223,59 @@ def large(runs: int) -> None:
           {"same": f"jaccli's results equal the plain scripts': {same}."})
 
 
+def stream(rounds: int = 20, n: int = 2000) -> None:
+    """A co-process: one JSON record written at a time, each answer read before the next is written.
+
+    Both processes stay up side by side and take turns, so the machine's load falls on them alike;
+    the first answer (which compiles) is left out of the median.
+    """
+    import json
+
+    import numpy as np
+
+    expr = "sum(x**4)"
+    base = [JACCLI, "hvp", expr, "--at", "-", "--v", "-", "-f", "json"]
+    rows = {"--fields value": base + ["--fields", "value"], "every key (default)": base}
+    rng = np.random.default_rng(0)
+    records = [(rng.normal(size=n), rng.normal(size=n)) for _ in range(rounds + 1)]
+    lines = [(json.dumps({"at": {"x": x.tolist()}, "v": v.tolist()}) + "\n").encode() for x, v in records]
+    env = {**os.environ, "JACCLI_NO_CACHE": "1"}
+    processes = {name: subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                 for name, command in rows.items()}
+    times = {name: [] for name in rows}
+    sizes, right = {}, True
+    try:
+        for (x, v), line in zip(records, lines):
+            for name, process in processes.items():
+                start = time.perf_counter()
+                process.stdin.write(line)
+                process.stdin.flush()
+                answer = process.stdout.readline()
+                times[name].append(time.perf_counter() - start)
+                sizes[name] = len(answer)
+                right &= np.allclose(json.loads(answer)["value"], 12 * x**2 * v, rtol=1e-12, atol=0)
+    finally:
+        for process in processes.values():
+            process.stdin.close()
+            process.wait(60)
+    print(f"\n## Co-process: hvp of {expr} at n = {n:,}, one JSON record at a time\n")
+    print("| job | median ms | first answer ms (start-up, compile) | reply bytes | ratio | vs |")
+    print("|---|---:|---:|---:|---:|---|")
+    medians = {name: 1000 * statistics.median(t[1:]) for name, t in times.items()}
+    for name, t in times.items():
+        base_name = "every key (default)" if name != "every key (default)" else None
+        ratio = f"{medians[name] / medians[base_name]:.2f}×" if base_name else ""
+        print(f"| {name} | {medians[name]:.1f} | {1000 * t[0]:.0f} | {sizes[name]:,} | {ratio} | {base_name or ''} |")
+    for name, t in times.items():
+        print(f"\n{name}: round trips after the first (ms): " + " ".join(f"{1000 * s:.1f}" for s in t[1:]))
+    print(f"\nEvery answer equals 12·x²·v: {right}.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["latency", "batch", "large", "in-process"])
+    parser.add_argument("--only", choices=["latency", "batch", "large", "in-process", "stream"])
     args = parser.parse_args()
     if args.only != "in-process":
         print(f"# jaccli benchmarks ({os.cpu_count()} cores, {args.runs} runs each, medians)")
@@ -238,6 +286,8 @@ def main() -> None:
     if args.only == "in-process":
         in_process()
         return
+    if args.only in (None, "stream"):
+        stream(max(15, 4 * args.runs))
     if args.only in (None, "large"):
         large(args.runs)
         # in its own process: a child forked from a process holding JAX reports that RSS as its own peak
