@@ -94,7 +94,7 @@ Fields = Annotated[Optional[str], typer.Option(
     "--fields", metavar="NAMES",
     help="Many points: the keys of JSON lines (command expr variables wrt shape mode dtype index point "
          "function_value value; line error on error records) or the columns of CSV and plain (index point "
-         "value f), in this order, e.g. --fields index,value [default: as today].",
+         "value f), in this order, e.g. --fields index,value [default: every key; CSV: the result's columns].",
     show_default=False)]
 SkipBad = Annotated[bool, typer.Option(
     "--skip-bad", help="Many points: write an error record for a bad input line and go on (default: stop).")]
