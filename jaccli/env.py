@@ -24,6 +24,22 @@ NO_FILES = contextvars.ContextVar("jaccli_no_files", default=False)  # `jaccli -
 _ANSI = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "hint": "\x1b[2m"}
 
 
+class Interrupted(BaseException):
+    """Ctrl-C: what SIGINT raises once `cli.main` has set its handler (typer would turn a KeyboardInterrupt
+    into a silent exit 130). Its one argument, when it has one, is the line to print: how far the run got.
+
+    `pending` stays set: Python swallows an exception raised in a gc callback (JAX has one) or a
+    `__del__`, so a loop checks it too (`Interrupted.check()`).
+    """
+
+    pending = False
+
+    @classmethod
+    def check(cls) -> None:
+        if cls.pending:
+            raise cls()
+
+
 def _closed_pipe() -> None:
     from .errors import ClosedPipe
 

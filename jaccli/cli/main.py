@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 
 import typer
 
-from ..env import NO_FILES, Environment
+from ..env import NO_FILES, Environment, Interrupted
 from ..errors import ClosedPipe, ExitCode, JaccliError
 from .app import app
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run the command line; map every error to one `error:` line and an exit code, warnings to `warning:`."""
+    previous = _catch_interrupts()
+    try:
+        return _main(argv, env)
+    except (Interrupted, KeyboardInterrupt):  # before the command ran (its own are caught in _run)
+        (env.stderr if env else sys.stderr).write("interrupted\n")
+        return 130
+    finally:
+        _restore_interrupts(previous)
+
+
+def _main(argv: list[str] | None, env: Environment | None) -> int:
     import warnings
 
     env = env or Environment.system()
@@ -42,6 +54,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 def _run(command, argv: list[str], env: Environment, debug: bool) -> int:
     try:
         code = command.main(args=argv, prog_name="jaccli", standalone_mode=False, obj=env)
+        Interrupted.check()  # a Ctrl-C that Python swallowed (raised in a gc callback) still ends as one
         return int(code or 0) if isinstance(code, int) else 0
     except JaccliError as error:
         if debug:
@@ -51,8 +64,6 @@ def _run(command, argv: list[str], env: Environment, debug: bool) -> int:
     except (BrokenPipeError, ClosedPipe):  # `| head`: the reader has what it wanted
         _silence_stdout()
         return 0
-    except KeyboardInterrupt:
-        return 130
     except typer.Abort:
         return 130
     except Exception as error:  # noqa: BLE001 - the one place errors become exit codes
@@ -70,6 +81,40 @@ def _run(command, argv: list[str], env: Environment, debug: bool) -> int:
         env.error([f"internal error: {type(error).__name__}: {error}"],
                   "this is a bug in jaccli; run again with --debug to see the traceback")
         return int(ExitCode.RUNTIME)
+    except (Interrupted, KeyboardInterrupt) as interrupt:  # Ctrl-C: one line, how far the run got
+        if debug:
+            _print_traceback(env)
+        env.stderr.write(f"{interrupt.args[0] if interrupt.args else 'interrupted'}\n")
+        env.stderr.flush()
+        return 130
+
+
+def _catch_interrupts():
+    """SIGINT raises Interrupted, and Python's note on one it had to swallow is not printed; the old handlers."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    Interrupted.pending = False
+
+    def interrupt(signum, frame):
+        Interrupted.pending = True
+        raise Interrupted()
+
+    def unraisable(info, hook=sys.unraisablehook):
+        if not isinstance(info.exc_value, Interrupted):
+            hook(info)
+
+    previous = signal.signal(signal.SIGINT, interrupt), sys.unraisablehook
+    sys.unraisablehook = unraisable
+    return previous
+
+
+def _restore_interrupts(previous) -> None:
+    if previous is not None:
+        if previous[0] is not None:
+            signal.signal(signal.SIGINT, previous[0])
+        sys.unraisablehook = previous[1]
 
 
 def _protect_expression(argv: list[str]) -> list[str]:
