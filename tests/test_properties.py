@@ -1,8 +1,11 @@
 """Properties on random expressions (hypothesis): jacfwd == jacrev, symmetric Hessians,
-hvp == hessian @ v in every mode, jvp and vjp consistent with the Jacobian, and SymPy agreement."""
+hvp == hessian @ v in every mode, jvp and vjp consistent with the Jacobian, and SymPy agreement.
+
+Bounded: every call compiles its own function (about 0.1 s; XLA's time grows with the expression, so
+stacking expressions into one saves nothing), so a few examples a test, and no shrinking."""
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import compute, sympy_derivative
@@ -30,7 +33,8 @@ def expressions(depth: int = 3):
 
 points = st.lists(st.floats(-2, 2, allow_nan=False).map(lambda v: round(v, 3)), min_size=3, max_size=3)
 vectors = st.lists(st.floats(-1, 1, allow_nan=False).map(lambda v: round(v, 3)), min_size=3, max_size=3)
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 def at(point):
@@ -54,10 +58,11 @@ def test_jacfwd_equals_jacrev(f0, f1, point):
 @given(expressions(), points, vectors)
 def test_hessian_symmetric_and_hvp_is_hessian_times_v_in_every_mode(f, point, v):
     expr = whole(f)
-    hessian = compute("hessian", expr, at(point))
+    hessian = compute("hessian", expr, at(point))  # the default mode, fwd-rev
     np.testing.assert_allclose(hessian, hessian.T, rtol=1e-12, atol=1e-12)
     for mode in ("fwd-rev", "rev-fwd", "rev-rev"):
-        np.testing.assert_allclose(compute("hessian", expr, at(point), mode=mode), hessian, rtol=1e-12, atol=1e-12)
+        if mode != "fwd-rev":
+            np.testing.assert_allclose(compute("hessian", expr, at(point), mode=mode), hessian, rtol=1e-12, atol=1e-12)
         hvp = compute("hvp", expr, at(point), v=",".join(map(repr, v)), mode=mode)
         np.testing.assert_allclose(hvp, hessian @ np.array(v), rtol=1e-10, atol=1e-12)
 
