@@ -159,6 +159,3 @@ def test_derivative_over_many_points_equals_one_point(points_csv):
         np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)  # vmapped: may round 1 ulp apart
 
 
-def test_with_value_over_many_points_is_refused_not_ignored(points_csv):
-    done = jaccli("grad", "x**2*y + z", "--at", f"@{points_csv}", "--with-value")
-    assert done.returncode == 2 and "--with-value takes one point" in done.stderr
