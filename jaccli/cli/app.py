@@ -74,12 +74,10 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
 
         write_formula(request, shared.fmt, shared.output, env)
     elif is_batch(request):
-        from ..compute.batch import BatchRequest
         from ..output.write import write_batch
 
-        write_batch(BatchRequest.of(request, fields=shared.fields), shared.fmt, shared.output, env,
-                    precision=shared.precision, full=shared.full, chunk_size=shared.chunk_size,
-                    skip_bad=shared.skip_bad)
+        write_batch(request, shared.fmt, shared.output, env, precision=shared.precision, full=shared.full,
+                    chunk_size=shared.chunk_size, skip_bad=shared.skip_bad, fields=shared.fields)
     else:
         from ..compute.run import run
         from ..output.write import write_result

@@ -58,7 +58,7 @@ def names(text: str | None) -> tuple[str, ...] | None:
 
 def _shared(values: dict) -> Shared:
     from ..compute.budget import parse_size
-    from ..output.sinks import parse_fields
+    from ..output.fields import parse_fields
 
     def value(option):
         return option.value if hasattr(option, "value") else option

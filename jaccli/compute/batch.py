@@ -10,11 +10,8 @@ stream out with memory bounded by the chunk.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,6 +20,7 @@ from ..inputs import files, points
 from ..inputs.builders import format_bytes
 from ..inputs.layout import Layout
 from ..inputs.records import BadRecord, Block, NamedRows, RecordReader
+from ..inputs.sources import record_floats, record_source, record_spec
 from . import cache
 from .backend import device_name, load_jax, runtime_error, select_device
 from .budget import default_max_memory
@@ -34,49 +32,10 @@ CHUNK_BYTES = 256 * 2**20  # what one chunk's arrays may take, roughly
 TRACES = {"count": 0}  # how many times a batch function was traced (tests read it)
 
 
-@dataclass(frozen=True)
-class BatchRequest(Request):
-    """A Request for many points, with what only many points use: the keys or columns written (--fields).
-
-    (Output choices stay out of the compute's Request; the sinks read them from the run.)
-    """
-
-    fields: tuple[str, ...] | None = None
-
-    @classmethod
-    def of(cls, request: Request, fields: tuple[str, ...] | None = None) -> BatchRequest:
-        return cls(**{f.name: getattr(request, f.name) for f in dataclasses.fields(Request)}, fields=fields)
-
-
 def is_batch(request: Request) -> bool:
     """Many points: a stream ('-') or a file of records for --at, --v or --u."""
     return any(record_source(texts, option) for texts, option in
                ((request.at, "--at"), (request.v, "--v"), (request.u, "--u")))
-
-
-def record_source(texts, option: str) -> str | None:
-    """The path (or '-') of a many-records input among an option's texts, if any."""
-    if isinstance(texts, points.PointSpec):  # already read: one point
-        return None
-    if len(texts) != 1:
-        if any(t.strip() == "-" for t in texts):
-            raise PointError(f"{option} - (standard input) goes alone")
-        return None
-    text = texts[0].strip()
-    if text == "-":
-        return "-"
-    if not text.startswith("@"):
-        return None
-    path = text[1:]
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix in (".jsonl", ".ndjson"):  # JSON lines: one record a line, for any option
-        return path
-    if suffix in (".csv", ".txt"):  # for --v/--u a CSV file is one vector (a matrix for X of 30×40)
-        return path if option == "--at" else None
-    if suffix == ".npy" and option == "--at":
-        shape = files.npy_header(path, "the --at file")[0]
-        return path if len(shape) >= 2 else None
-    return None
 
 
 @dataclass
@@ -92,10 +51,11 @@ class Chunk:
 class BatchRun:
     """Set up from a request; `results()` yields Chunks and BadRecords in input order."""
 
-    def __init__(self, request: Request, chunk_size: int | None = None, stdin=None):
+    def __init__(self, request: Request, chunk_size: int | None = None, stdin=None,
+                 fields: tuple[str, ...] | None = None):
         self.jax, _ = load_jax(cache.usable(request.no_cache))
         self.request = request
-        self.fields = getattr(request, "fields", None)  # --fields: what the sinks write (None: their default)
+        self.fields = fields  # --fields: what the sinks write (None: their default); an output choice
         self.with_value = request.with_value  # f beside ∇f: the one-point operator, packed as [f, ∇f…]
         self.budget = default_max_memory() if request.max_memory is None else request.max_memory
         self.expression = read_expression(request.expr)
@@ -200,7 +160,7 @@ class BatchRun:
             if missing:
                 raise ShapeError(f"the record has no {missing[0][2:]!r}")
             return {o: record[o[2:]] for o in carried}
-        row = _floats(record).reshape(1, -1)
+        row = record_floats(record).reshape(1, -1)
         if self.plan is None:
             width = self._expression_width()
             if width is None or carried[0] != "--at":
@@ -242,9 +202,9 @@ class BatchRun:
             missing = [n for n in names if n not in value]
             if missing:
                 raise ShapeError(f"the record gives no value for {missing[0]!r}")
-            flat = np.concatenate([_floats(value[n]) for n in names])
+            flat = np.concatenate([record_floats(value[n]) for n in names])
         else:
-            flat = _floats(value)
+            flat = record_floats(value)
         width = self._width(option)
         if flat.size != width:
             raise ShapeError(f"expected {width} values ({self._names()}), but got {flat.size}")
@@ -405,22 +365,6 @@ class BatchRun:
         if not self.stream or count >= self.chunk:
             return self.chunk
         return min(self.chunk, 1 << max(count - 1, 0).bit_length())
-
-
-def record_spec(record) -> points.PointSpec:
-    """One record's point: values by name (a JSON object) or flat values in order."""
-    if isinstance(record, dict):
-        return points.PointSpec({k: _floats(v, keep_shape=True) for k, v in record.items()}, [])
-    return points.PointSpec({}, [_floats(record)])
-
-
-def _floats(value, keep_shape: bool = False) -> np.ndarray:
-    """A record's value as float64 (flattened unless keep_shape); booleans, strings, null are errors."""
-    if isinstance(value, np.ndarray):  # CSV or .npy rows: numbers already, or a dtype to refuse
-        array = files.real_array(value, "the record")
-    else:
-        array = files.json_numbers(value, "the record")
-    return array if keep_shape else array.reshape(-1)
 
 
 def _stack(run_parts: list[dict]) -> dict:

@@ -225,7 +225,7 @@ def sympy_reference(result: Result) -> np.ndarray:
 def point_specs(request: Request, stdin=None):
     """The points to check: request.at itself (None), or each record of --at @points.csv (.npy, .jsonl) or '-'."""
     from ..inputs.records import BadRecord, RecordReader
-    from .batch import record_source, record_spec
+    from ..inputs.sources import record_source, record_spec
 
     source = record_source(request.at, "--at")
     if source is None:

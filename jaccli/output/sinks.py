@@ -2,15 +2,13 @@
 
 A sink's `format(chunk) → bytes` is pure, so chunks can be formatted on worker
 threads while the next chunk is read and computed (polars and XLA release the
-GIL); `write_stream` writes them in order. CSV, plain and JSON lines go through
+GIL); `stream.write_stream` writes them in order. CSV, plain and JSON lines go through
 polars (fast, exact round-trip floats); a chunk holding nan or inf is written the
 slow way so that JSON stays valid.
 
-`--fields` chooses what a line holds (like `gh --json`): the keys of JSON lines
-(`JSON_FIELDS`, in the order asked) and the columns of CSV and plain
-(`CSV_FIELDS`: `index`, the `point`'s entries, the `value`'s entries, `f`).
-`--with-value` puts f beside ∇f: JSON `function_value`, the CSV/plain column `f`
-(first by default).
+What a line holds follows `--fields` (output/fields.py). `--with-value` puts f
+beside ∇f: JSON `function_value`, the CSV/plain column `f` (first by default).
+`output/stream.py` is the loop that drives the sinks.
 """
 
 from __future__ import annotations
@@ -19,61 +17,18 @@ import csv
 import io
 import json
 import tempfile
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..errors import JaccliError, PointError, warn
+from ..errors import JaccliError, warn
 from ..inputs.layout import entry_label
 from ..inputs.records import BadRecord
+from .fields import check_fields, error_keys
 from .formats import json_array
 from .labels import entry_names
 
 
 SMALL = 4096  # numbers in a chunk below which plain Python formats faster than a polars frame
-JSON_FIELDS = ("command", "expr", "variables", "wrt", "shape", "mode", "dtype", "index", "point", "function_value",
-               "value", "line", "error")
-CSV_FIELDS = ("index", "point", "value", "f")  # columns of CSV and plain
-ERROR_FIELDS = ("index", "line", "error")  # what an error record (--skip-bad, -f json) can hold
-
-
-def parse_fields(text: str | None) -> tuple[str, ...] | None:
-    """--fields 'value,index' → ('value', 'index'), each a known field of some format (which one: `check_fields`)."""
-    if text is None:
-        return None
-    fields = tuple(name.strip() for name in text.split(",") if name.strip())
-    known = list(dict.fromkeys(JSON_FIELDS + CSV_FIELDS))
-    unknown = [name for name in fields if name not in known]
-    if unknown:
-        raise JaccliError(f"--fields: unknown field {unknown[0]!r}",
-                          hint=f"JSON lines: {', '.join(JSON_FIELDS)}; CSV and plain: {', '.join(CSV_FIELDS)}")
-    if not fields:
-        raise JaccliError("--fields names no field",
-                          hint=f"e.g. --fields value,index (JSON lines: {', '.join(JSON_FIELDS)})")
-    repeated = sorted({name for name in fields if fields.count(name) > 1})
-    if repeated:
-        raise JaccliError(f"--fields names {', '.join(map(repr, repeated))} twice", hint="name each field once")
-    return fields
-
-
-def check_fields(fmt: str, fields: tuple[str, ...] | None, with_value: bool) -> None:
-    """Refuse fields that format `fmt` does not have; f and function_value need --with-value."""
-    if fields is None:
-        return
-    if fmt not in ("json", "csv", "plain"):
-        raise JaccliError(f"--fields chooses the keys of -f json and the columns of -f csv or plain, not of {fmt}",
-                          hint="add -f json or -f csv")
-    known = JSON_FIELDS if fmt == "json" else CSV_FIELDS
-    unknown = [name for name in fields if name not in known]
-    if unknown:
-        what = "JSON lines have" if fmt == "json" else f"{fmt.upper() if fmt == 'csv' else 'plain'} has"
-        raise JaccliError(f"--fields: {what} no field {unknown[0]!r}",
-                          hint=f"the fields of -f {fmt}: {', '.join(known)}")
-    value = "function_value" if fmt == "json" else "f"
-    if value in fields and not with_value:
-        raise JaccliError(f"--fields {value} needs --with-value",
-                          hint="f(x) is written beside ∇f by `grad --with-value`")
 
 
 def open_sink(fmt: str, run, stream, env, *, precision=None):
@@ -323,19 +278,6 @@ class JsonSink(Sink):
         return (json.dumps({key: values[key] for key in self.error_keys}) + "\n").encode()
 
 
-def error_keys(fields: tuple[str, ...] | None) -> list[str]:
-    """The keys of an error record: those of --fields among index, line, error, in its order; index and error
-    always (a client matches the record by its index)."""
-    if fields is None:
-        return list(ERROR_FIELDS)
-    keys = [k for k in fields if k in ERROR_FIELDS]
-    if "index" not in keys:
-        keys.insert(0, "index")
-    if "error" not in keys:
-        keys.append("error")
-    return keys
-
-
 class Rows(bytes):
     """Formatted bytes that know how many result rows they hold (a zero-width row is no bytes)."""
 
@@ -436,65 +378,3 @@ class ErrorSink(JsonSink):
         check_fields("json", run.fields, run.with_value)
         self.stream, self.env = stream, env
         self.error_keys = error_keys(run.fields)
-
-
-def write_stream(results, make_sink, *, chunk: callable, skip_bad: bool, make_error_sink=None) -> None:
-    """Format each chunk (on worker threads) and write it in order; answer at once when input is idle.
-
-    `make_sink()` is called at the first result (the plan is known then); `chunk()` gives
-    the full chunk size, so that a smaller chunk (the input paused) is written before reading on.
-    With --skip-bad and no good record at all, `make_error_sink()` gives a sink (or None: stop at
-    the first bad record) for the error records.
-    """
-    sink, early, pending = None, [], deque()
-    pool = None
-
-    def drain(everything: bool):
-        while pending and (everything or len(pending) > 2 or not hasattr(pending[0], "done") or pending[0].done()):
-            item = pending.popleft()
-            if hasattr(item, "cancelled") and item.cancelled():  # the run stopped: nothing more to write
-                continue
-            sink.emit(item.result() if hasattr(item, "result") else item)
-
-    try:
-        for item in results:
-            if isinstance(item, BadRecord):
-                if not skip_bad:
-                    raise stop_at(item)
-                if sink is None:
-                    early.append(item)
-                else:
-                    pending.append(sink.bad(item))
-                continue
-            if sink is None:
-                sink = make_sink()
-                pending.append(sink.begin())
-                pending.extend(sink.bad(record) for record in early)
-                pool = ThreadPoolExecutor(sink.threads) if sink.threads else None
-            partial = len(item.indices) < chunk()  # the input paused: answer now, without a worker's round trip
-            pending.append(pool.submit(sink.format, item) if pool and not partial else sink.format(item))
-            drain(everything=partial)
-        if sink is None and early:
-            sink = make_error_sink() if make_error_sink is not None else None
-            if sink is None:
-                raise stop_at(early[0], every=True)
-            pending.append(sink.begin())
-            pending.extend(sink.bad(record) for record in early)
-            warn(f"no record was good: {len(early)} error record{'s' if len(early) != 1 else ''} written")
-        if sink is not None:
-            drain(everything=True)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if sink is not None:
-            try:
-                drain(everything=True)
-            finally:
-                sink.end()
-
-
-def stop_at(record: BadRecord, every: bool = False) -> PointError:
-    hint = ("no record was good, so the result's shape is not known: name the variables' sizes in the "
-            "expression, or use -f json" if every else
-            "results before it were written; --skip-bad reports bad records and goes on")
-    return PointError(f"line {record.line}: {record.message}", hint=hint)
