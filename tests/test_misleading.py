@@ -44,3 +44,16 @@ def test_a_finite_f_does_not_warn():
 def test_a_point_that_overflows_float32_warns_in_jaccli_words():
     code, out, err = run("eval", "x", "--at", "1e39", "--dtype", "float32")
     assert code == 0 and out == "inf\n" and err == "warning: 1e+39 overflows float32 (it becomes inf); use --dtype float64\n"
+
+
+@pytest.mark.parametrize("platform", ["tpu", "cuda"])
+def test_a_backend_that_is_not_installed_is_a_device_error(monkeypatch, platform):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    jaccli = Path(sys.executable).parent / "jaccli"
+    done = subprocess.run([str(jaccli), "grad", "x**2", "--at", "3"], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "JAX_PLATFORMS": platform})
+    assert done.returncode == 3 and done.stderr.startswith("error: cannot start a JAX backend")
+    assert "internal error" not in done.stderr

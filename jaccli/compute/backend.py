@@ -27,9 +27,10 @@ def select_device(name: str | None):
     jax, _ = load_jax()
     try:
         found = jax.devices()
-    except RuntimeError as error:  # the backend itself would not start (JAX_PLATFORMS, drivers)
+    except (RuntimeError, AssertionError) as error:  # the backend would not start (JAX_PLATFORMS, drivers)
         platforms = os.environ.get("JAX_PLATFORMS")
-        raise ComputeError(f"cannot start a JAX backend: {str(error).splitlines()[0]}",
+        reason = (str(error).splitlines() or [f"no {platforms or 'such'} platform in this jaxlib"])[0]
+        raise ComputeError(f"cannot start a JAX backend: {reason}",
                            hint=f"JAX_PLATFORMS is {platforms!r}: unset it, or install that platform's jaxlib"
                            if platforms else "see `jaccli info`; for NVIDIA GPUs: pip install 'jaccli[cuda12]'") from None
     if name is None:
