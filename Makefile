@@ -1,11 +1,11 @@
-# make demo: a few sample commands · make test: the whole suite · make bench: jaccli beside plain JAX
+# make demo: a few sample commands · make test: the whole suite · make bench: jaccli beside plain JAX · make fuzz: the fuzzer, long
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 JACCLI := $(VENV)/bin/jaccli
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
