@@ -57,3 +57,17 @@ def test_a_backend_that_is_not_installed_is_a_device_error(monkeypatch, platform
                           env={**__import__("os").environ, "JAX_PLATFORMS": platform})
     assert done.returncode == 3 and done.stderr.startswith("error: cannot start a JAX backend")
     assert "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("grad", "x**2", "--vars", "x,y"), "--vars names 'y'"),  # an option's mistake, not line 1's
+    (("grad", "[x, x]"), "needs a scalar expression"),
+    (("hessian", "sum(x)", "--max-memory", "10"), "memory budget"),
+])
+def test_a_mistake_of_the_options_over_many_points_is_a_usage_error_and_leaves_no_file(tmp_path, argv, message):
+    points = tmp_path / "p.csv"
+    points.write_text("1\n2\n")
+    out = tmp_path / "out.npy"
+    code, _, err = run(*argv[:2], "--at", f"@{points}", *argv[2:], "-o", str(out))
+    assert code == 2 and message in err and "line 1" not in err and "results before it" not in err
+    assert not out.exists()

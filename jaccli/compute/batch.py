@@ -66,6 +66,7 @@ class BatchRun:
         streams = [opt for opt, src in self.sources.items() if src == "-"]
         self.shared = streams if len(streams) > 1 else None  # several '-': one record carries all
         self.reader = self._reader(streams, stdin)
+        self._check_names()
         self.chunk_size = chunk_size
         self.plan: Plan | None = None
         self.chunk = 0  # points computed together, once the plan is made
@@ -73,6 +74,15 @@ class BatchRun:
         self.header_columns: np.ndarray | None = None  # a CSV header: the column of each slot, in layout order
         if self.reader is not None and chunk_size:
             self.reader.max_rows = min(chunk_size, self.reader.max_rows)  # until the plan checks it
+
+    def _check_names(self) -> None:
+        """--vars and --wrt name variables of the expression: a usage error before any record, not a bad record."""
+        variables = self.expression.variables
+        for option, names in (("--vars", self.request.vars), ("--wrt", self.request.wrt),
+                              ("--partial", self.request.partial)):
+            for name in names or ():
+                if name not in variables:
+                    raise points.unknown_variable(name, variables, option)
 
     def _reader(self, streams, stdin):
         sources = {src for src in self.sources.values() if src}
@@ -274,7 +284,11 @@ class BatchRun:
         setup = bind(self.request, None if first_at is None else record_spec(first_at), self.expression)
         carried = self._carried()
         # the operator one point would use, on all directions at once (it is vmapped over the points)
-        self.plan = plan(setup, blocks=False, vector="--v" not in carried and "--u" not in carried)
+        try:
+            self.plan = plan(setup, blocks=False, vector="--v" not in carried and "--u" not in carried)
+        except JaccliError as error:  # shapes, sizes, options: the same for every record, so not a bad record
+            error.whole_run = True
+            raise
         layout = setup.layout
         self.fixed_point = None if first_at is not None else \
             np.concatenate([np.reshape(setup.point[n], -1) for n in layout.names] or [np.zeros(0)])

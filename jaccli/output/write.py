@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..env import Interrupted
@@ -118,6 +119,11 @@ def write_batch(request, fmt: str | None, output: str | None, env, *, precision=
                      chunk=lambda: run.chunk, skip_bad=skip_bad, make_error_sink=error_sink)
     except Interrupted:  # write_stream has written every chunk formatted so far
         interrupted = True
+    except JaccliError:
+        if output and not tally.rows():  # stopped before any result: leave no empty or half-made file
+            stream.close()
+            os.unlink(output)
+        raise
     finally:
         env.stderr = stderr
         progress.stop()
