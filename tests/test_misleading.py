@@ -62,7 +62,7 @@ def test_a_backend_that_is_not_installed_is_a_device_error(monkeypatch, platform
 @pytest.mark.parametrize("argv, message", [
     (("grad", "x**2", "--vars", "x,y"), "--vars names 'y'"),  # an option's mistake, not line 1's
     (("grad", "[x, x]"), "needs a scalar expression"),
-    (("hessian", "sum(x)", "--max-memory", "10"), "memory budget"),
+    (("hessian", "[x, x, x]", "--max-memory", "16"), "memory budget"),
 ])
 def test_a_mistake_of_the_options_over_many_points_is_a_usage_error_and_leaves_no_file(tmp_path, argv, message):
     points = tmp_path / "p.csv"
