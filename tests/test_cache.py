@@ -3,7 +3,7 @@
 Runs that use the cache are real processes: JAX's persistent XLA cache folder is set once a process.
 A second process sees the first one's entry (`jaccli_process`); where a test only needs calls that
 each start afresh, they share one process (`jaccli_session`: one JAX import); the trust tests start
-a process a call."""
+a process a call where it matters (another uid, the XLA folder), and the rest run here."""
 
 import json
 import os
@@ -24,6 +24,14 @@ def call(cache, *args, run=None):
     done = run(*args, "-f", "json") if run else jaccli_process(*args, "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def here(cache, *args):
+    """`jaccli ARGS -f json` in this process with the cache in `cache` (the executable cache is on disk:
+    each call reads and writes its entry as a new process would)."""
+    done = jaccli(*args, "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), done.stderr
 
 
 def entries(cache):
@@ -114,7 +122,7 @@ def test_key_changes_with_every_part():
 # -- trust: a cache that another user could write is never read (ssh's StrictModes) ------------------------
 def _plant(cache, expr="x**2"):
     """A genuine entry for `grad expr`, made by a trusted run; returns its path."""
-    call(cache, "grad", expr, "--at", "3")
+    here(cache, "grad", expr, "--at", "3")
     (name,) = entries(cache)
     return cache / "executables" / name
 
@@ -140,9 +148,9 @@ def test_a_world_writable_cache_of_another_user_is_not_loaded(cache):
 def test_a_group_or_world_writable_folder_of_ours_is_not_trusted(cache, where):
     _plant(cache)
     os.chmod(cache if where == "root" else cache / "executables", 0o775)
-    done = jaccli_process("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
-    assert json.loads(done.stdout)["cache"] == "off" and "writable by group" in done.stderr
-    info = json.loads(jaccli_process("cache", "info", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)}).stdout)
+    result, stderr = here(cache, "grad", "x**2", "--at", "3")
+    assert result["cache"] == "off" and "writable by group" in stderr
+    info, _ = here(cache, "cache", "info")
     assert info["state"].startswith("not used") if where == "root" else info["state"] == "on"
 
 
@@ -169,17 +177,17 @@ def test_an_entry_copied_over_another_key_is_a_miss(cache):
     """The entry of grad sin(x) copied over grad x**2's: a miss with the right answer, not −0.98999."""
     target = _plant(cache, "x**2")
     target_bytes = target.read_bytes()
-    other = call(cache, "grad", "sin(x)", "--at", "3")
+    other, _ = here(cache, "grad", "sin(x)", "--at", "3")
     assert other["cache"] == "miss"
     source = next(cache / "executables" / n for n in entries(cache) if n != target.name)
     target.write_bytes(source.read_bytes())
-    again = call(cache, "grad", "x**2", "--at", "3")
+    again, _ = here(cache, "grad", "x**2", "--at", "3")
     assert again["cache"] == "miss" and again["value"] == 6.0
-    assert call(cache, "grad", "x**2", "--at", "3")["cache"] == "hit"  # replaced by a good entry
+    assert here(cache, "grad", "x**2", "--at", "3")[0]["cache"] == "hit"  # replaced by a good entry
     damaged = bytearray(target_bytes)
     damaged[-1] ^= 0xFF  # same key, payload changed: the digest no longer matches
     target.write_bytes(bytes(damaged))
-    assert call(cache, "grad", "x**2", "--at", "3") == {**again, "cache": "miss"}
+    assert here(cache, "grad", "x**2", "--at", "3")[0] == {**again, "cache": "miss"}
 
 
 def test_entries_are_private_files(cache):

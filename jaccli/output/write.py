@@ -115,20 +115,23 @@ def write_batch(request, fmt: str | None, output: str | None, env, *, precision=
     results = progress.follow(run.results())
     interrupted = False
     try:
-        write_stream(results, lambda: open_sink(fmt, run, stream, env, precision=precision),
-                     chunk=lambda: run.chunk, skip_bad=skip_bad, make_error_sink=error_sink)
-    except Interrupted:  # write_stream has written every chunk formatted so far
+        try:
+            write_stream(results, lambda: open_sink(fmt, run, stream, env, precision=precision),
+                         chunk=lambda: run.chunk, skip_bad=skip_bad, make_error_sink=error_sink)
+        except Interrupted:  # write_stream has written every chunk formatted so far
+            interrupted = True
+        except JaccliError:
+            if output and not tally.rows():  # stopped before any result: leave no empty or half-made file
+                stream.close()
+                os.unlink(output)
+            raise
+        finally:
+            env.stderr = stderr
+            progress.stop()
+            if output:
+                stream.close()
+    except Interrupted:  # Ctrl-C while cleaning up: the count still holds
         interrupted = True
-    except JaccliError:
-        if output and not tally.rows():  # stopped before any result: leave no empty or half-made file
-            stream.close()
-            os.unlink(output)
-        raise
-    finally:
-        env.stderr = stderr
-        progress.stop()
-        if output:
-            stream.close()
     if interrupted:
         raise Interrupted(interrupted_line(progress.points, tally.rows(), output))
 
