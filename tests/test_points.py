@@ -33,7 +33,7 @@ def test_named_values_set_the_order_when_they_name_all():
 
 
 def test_repeated_at_and_vars_order():
-    point = bind("x + y", "x=1", "y=2", order=("y", "x"))
+    point = bind("x + y", "x=1", "y=2", variable_order=("y", "x"))
     assert point.layout.names == ("y", "x")
     assert point.z.tolist() == [2.0, 1.0]
 
@@ -128,7 +128,7 @@ def test_split_items_respects_brackets():
 
 def test_vars_must_name_every_variable():
     with pytest.raises(ShapeError, match="--vars must name every variable"):
-        bind("x + y", "1,2", order=("x",))
+        bind("x + y", "1,2", variable_order=("x",))
 
 
 def test_wrt_unknown_variable():

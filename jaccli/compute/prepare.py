@@ -157,7 +157,7 @@ def bind(request: Request, spec: PointSpec | None = None, expression: Expression
     expression = expression or read_expression(request.expr)
     if spec is None:
         spec = request.at if isinstance(request.at, PointSpec) else points.read_spec(request.at, max_bytes=budget)
-    point = points.bind_point(expression, spec, order=request.vars, wrt=differentiated(request))
+    point = points.bind_point(expression, spec, variable_order=request.vars, wrt=differentiated(request))
     if command.name != "eval" and point.layout.z_size == 0:
         what = "--wrt names no variables" if request.wrt is not None else "the expression has no variables"
         raise ShapeError(f"`{command.name}` has nothing to differentiate: {what}",

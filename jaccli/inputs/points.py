@@ -125,13 +125,14 @@ def load_array(path: str, *, max_bytes: int = 2**31, option: str = "--at") -> np
     return files.text_numbers(text, delimiter="," if suffix == ".csv" else None, what=what, path=path)
 
 
-def bind_point(expression: parse.Expression, spec: PointSpec, *, order=None, wrt=None) -> Point:
-    """Give every variable its value and shape, in order (SPEC §2 'Variable order')."""
+def bind_point(expression: parse.Expression, spec: PointSpec, *, variable_order=None, wrt=None) -> Point:
+    """Give every variable its value and shape, in variable order (--vars, else as --at names them all, else
+    natural order). `order` elsewhere is always a derivative's order."""
     variables = expression.variables
     for name in spec.named:
         if name not in variables:
             raise unknown_variable(name, variables, "--at")
-    order = _variable_order(variables, spec, order)
+    order = _variable_order(variables, spec, variable_order)
     values = dict(spec.named)
     missing = [name for name in order if name not in values]
     values.update(_fill_flat(expression, missing, spec))
@@ -180,9 +181,9 @@ def _fit(value: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
     return value.reshape(-1)
 
 
-def _variable_order(variables, spec: PointSpec, order) -> list[str]:
-    if order:
-        order = list(order)
+def _variable_order(variables, spec: PointSpec, given) -> list[str]:
+    if given:
+        order = list(given)
         unknown = [n for n in order if n not in variables]
         if unknown:
             raise unknown_variable(unknown[0], variables, "--vars")
