@@ -91,3 +91,17 @@ def test_symbolic_lines_are_aligned_and_numbers_at_table_precision_on_a_terminal
     assert lines[-1].endswith("= -0.9092974268")
     _, piped, _ = run(argv)
     assert piped.splitlines()[-1].endswith("= -0.9092974268256817")  # a pipe keeps every digit
+
+
+def test_help_shows_expr_plainly_lists_every_at_form_and_the_example_in_its_own_paragraph():
+    from contextlib import redirect_stdout
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["hessian", "--help"], Environment.capture()) == 0
+    text = out.getvalue()
+    assert "Usage: jaccli hessian [OPTIONS] EXPR" in text and "{EXPR}" not in text
+    assert "\n  Example: jaccli hessian" in text
+    flat = " ".join(text.split())
+    for form in ("x=1,y=2", "X=@x.npy", "@points.csv", "@points.jsonl", "- (CSV or JSON lines on standard input)"):
+        assert form in flat, form

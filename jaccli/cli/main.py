@@ -51,6 +51,14 @@ def _main(argv: list[str] | None, env: Environment | None) -> int:
             NO_FILES.reset(token)
 
 
+def _plain_usage(self) -> str:
+    """A required argument in the usage line as `EXPR`, as users type it (typer writes `{EXPR}`)."""
+    return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
+
+typer.core.TyperArgument._usage_display_name = _plain_usage  # typer's own name for this, see typer/core.py
+
+
 def _run(command, argv: list[str], env: Environment, debug: bool) -> int:
     try:
         code = command.main(args=argv, prog_name="jaccli", standalone_mode=False, obj=env)
