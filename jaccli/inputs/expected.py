@@ -71,20 +71,12 @@ def _parse_text(raw: str, path: str) -> np.ndarray:
             numbers.extend(float(f) for f in fields)
         except ValueError:
             if seen or not _is_label_line(fields):  # a header is one line of labels, first
-                bad = next(f for f in fields if not _is_number(f))
+                bad = next(f for f in fields if not files.is_number(f))
                 raise PointError(f"cannot read {what}: line {number}: not a number: {bad[:40]!r}") from None
         seen = True
     return np.asarray(numbers, dtype=np.float64)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 def _is_label_line(fields: list[str]) -> bool:
     """Column labels (jaccli's own CSV header: df0/dx,…): printable, none of them a number."""
-    return all(f.isprintable() and not _is_number(f) for f in fields)
+    return all(f.isprintable() and not files.is_number(f) for f in fields)

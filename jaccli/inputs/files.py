@@ -170,6 +170,15 @@ def _too_long(what: str, path: str, cap: int) -> TooLargeError:
                          "expressions are at most 1,000,000 characters: use array variables and reductions")
 
 
+def is_number(text: str) -> bool:
+    """Whether `text` reads as one float, as Python's float() reads it."""
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def is_header(fields: list[str]) -> bool:
     """A header line is names only: identifiers (optionally in double quotes), at least one."""
     return bool(fields) and all(_unquote(f).isidentifier() for f in fields)

@@ -316,9 +316,9 @@ class RecordReader:
 
 def _not_numbers(values: list[str], text: str, line: int) -> str:
     """What is wrong with a CSV line that is not all numbers."""
-    if line == 1 and not any(_is_number(v) for v in values):
+    if line == 1 and not any(files.is_number(v) for v in values):
         return f"neither numbers nor a header of variable names (x,y): {text[:40]!r}"
-    bad = next((v for v in values if not _is_number(v)), text)
+    bad = next((v for v in values if not files.is_number(v)), text)
     return f"not a number: {bad.strip()[:40]!r}"
 
 
@@ -365,14 +365,6 @@ def _parse_csv_fast(body: bytes) -> np.ndarray | None:
         return None
     array = frame.to_numpy()
     return array if array.dtype == np.float64 else None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 
