@@ -60,11 +60,12 @@ def _names(value) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _request(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, mode=None, dtype="float64",
-             device=None, order=None, partial=None, with_value=False, max_memory=None, no_cache=False) -> Request:
+def _request(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, partial=None,
+             **options) -> Request:
+    """The Request the CLI would make: point and vectors read from Python values, names from lists or strings;
+    every other option (mode, dtype, device, order, with_value, max_memory, chunk_size, no_cache) as it is."""
     return Request(command, expr, at=_inputs(at, "at"), v=_inputs(v, "v"), u=_inputs(u, "u"), vars=_names(vars),
-                   wrt=_names(wrt), mode=mode, dtype=dtype, device=device, order=order, partial=_names(partial),
-                   with_value=with_value, max_memory=max_memory, no_cache=no_cache)
+                   wrt=_names(wrt), partial=_names(partial), **options)
 
 
 def eval(expr: str, at=None, **options) -> Result:  # noqa: A001 - the command's name
@@ -141,7 +142,7 @@ def check(expr: str, at=None, *, of: str = "jacobian", expect=None, rtol: float 
     from .compute.check import check as run_check
     from .output.report import summarize
 
-    command = "derivative" if order and of in ("grad", "jacobian", "derivative") else of
+    command = "derivative" if (order or options.get("partial")) and of in ("grad", "jacobian", "derivative") else of
     request = _request(command, expr, at, order=order if command == "derivative" else None, **options)
     reports = run_check(request, expect=expect, rtol=rtol, atol=atol)
     summaries = [summarize(report) for report in reports]

@@ -62,6 +62,7 @@ class Environment:
     stdout_isatty: bool = False
     stderr_isatty: bool = False
     variables: dict = field(default_factory=dict)  # the environment variables that matter (NO_COLOR, TERM)
+    interrupted: object = None  # set by a run of many points: () ↦ Ctrl-C's line, how far it got
 
     @classmethod
     def system(cls) -> Environment:

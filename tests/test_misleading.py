@@ -71,3 +71,35 @@ def test_a_mistake_of_the_options_over_many_points_is_a_usage_error_and_leaves_n
     code, _, err = run(*argv[:2], "--at", f"@{points}", *argv[2:], "-o", str(out))
     assert code == 2 and message in err and "line 1" not in err and "results before it" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("eval", "sum(x)", "--at", "x=zeros(1e400)"), "a shape is a whole number"),
+    (("eval", "sum(x)", "--at", "x=arange(1e308)"), "a shape is a whole number"),
+    (("eval", "sum(x)", "--at", "x=random(3, seed=-1)"), "seed is a whole number"),
+    (("derivative", "x**2*y", "--at", "1,2", "--partial", "x,q"), "--partial names 'q'"),
+])
+def test_review_findings_are_usage_errors_naming_the_right_option(argv, message):
+    code, _, err = run(*argv)
+    assert code == 2 and message in err and "internal error" not in err, err
+
+
+def test_symbolic_over_many_points_is_refused(tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("1,2\n3,4\n")
+    code, _, err = run("grad", "x*y", "--at", f"@{points}", "--symbolic")
+    assert code == 2 and "take one point" in err
+
+
+def test_check_order_k_with_expect_checks_the_order_k_tensor():
+    code, out, _ = run("check", "x**3*y", "--at", "1,2", "--order", "2", "--expect", "[[12, 3], [3, 0]]", "-f", "json")
+    assert code == 0 and out.count("\n") == 1 and '"derivative of order 2"' in out
+
+
+def test_the_api_checks_a_partial_and_takes_chunk_size():
+    import jaccli
+
+    checked = jaccli.check("x**3*y**2", at=[1, 2], of="jacobian", partial="x,x,y", expect=24.0)
+    assert checked.ok and checked.reports[0]["of"] == "∂/∂x∂x∂y"
+    assert jaccli.hessian("sum(x**3)", at={"x": [1.0, 2.0, 3.0]}, chunk_size=1).value.tolist() == \
+        [[6.0, 0, 0], [0, 12.0, 0], [0, 0, 18.0]]

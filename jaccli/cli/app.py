@@ -59,7 +59,7 @@ def _root(version: Annotated[bool, typer.Option(
 def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=None, u=None, mode=None,
             order=None, partial=None, with_value=False, symbolic=False) -> None:
     """Build the Request, run it at one point or many, and write the result."""
-    from ..compute.batch import is_batch
+    from ..inputs.sources import is_batch
     from ..compute.prepare import Request
 
     env: Environment = ctx.obj

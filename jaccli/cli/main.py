@@ -92,7 +92,8 @@ def _run(command, argv: list[str], env: Environment, debug: bool) -> int:
     except (Interrupted, KeyboardInterrupt) as interrupt:  # Ctrl-C: one line, how far the run got
         if debug:
             _print_traceback(env)
-        env.stderr.write(f"{interrupt.args[0] if interrupt.args else 'interrupted'}\n")
+        line = interrupt.args[0] if interrupt.args else env.interrupted() if env.interrupted else "interrupted"
+        env.stderr.write(f"{line}\n")
         env.stderr.flush()
         return 130
 

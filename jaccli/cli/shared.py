@@ -16,7 +16,7 @@ import inspect
 from dataclasses import dataclass, fields
 
 from .options import (
-    At, ChunkSize, Device, DeviceOpt, DType, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
+    At, ChunkSize, DeviceOpt, DType, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
     Vars, Wrt,
 )
 
@@ -89,4 +89,4 @@ def with_shared(function):
     return command
 
 
-__all__ = ["Device", "Shared", "names", "with_shared"]
+__all__ = ["Shared", "names", "with_shared"]

@@ -32,12 +32,6 @@ CHUNK_BYTES = 256 * 2**20  # what one chunk's arrays may take, roughly
 TRACES = {"count": 0}  # how many times a batch function was traced (tests read it)
 
 
-def is_batch(request: Request) -> bool:
-    """Many points: a stream ('-') or a file of records for --at, --v or --u."""
-    return any(record_source(texts, option) for texts, option in
-               ((request.at, "--at"), (request.v, "--v"), (request.u, "--u")))
-
-
 @dataclass
 class Chunk:
     """Results for consecutive records: `values[i]` belongs to record `indices[i]`."""
@@ -77,12 +71,16 @@ class BatchRun:
 
     def _check_names(self) -> None:
         """--vars and --wrt name variables of the expression: a usage error before any record, not a bad record."""
-        variables = self.expression.variables
-        for option, names in (("--vars", self.request.vars), ("--wrt", self.request.wrt),
-                              ("--partial", self.request.partial)):
+        variables, request = self.expression.variables, self.request
+        for option, names in (("--vars", request.vars), ("--wrt", request.wrt), ("--partial", request.partial)):
             for name in names or ():
                 if name not in variables:
                     raise points.unknown_variable(name, variables, option)
+        if request.vars is not None and sorted(request.vars) != sorted(variables):
+            raise ShapeError(f"--vars must name every variable once: {', '.join(variables)}")
+        if request.wrt == () and request.command != "eval":
+            raise ShapeError(f"`{request.command}` has nothing to differentiate: --wrt names no variables",
+                             hint="name the variables to differentiate: --wrt x,y (or run `eval`)")
 
     def _reader(self, streams, stdin):
         sources = {src for src in self.sources.values() if src}

@@ -75,8 +75,8 @@ def check(request: Request, *, expect: str | None = None, rtol: float = RTOL, at
     if request.command == "eval" and expect is None:
         raise JaccliError("`check --of eval` compares with --expect only",
                           hint="give --expect FILE|-|LITERAL, or check a derivative: --of grad, jacobian …")
-    orders = [request.order] if request.command != "derivative" or request.partial else \
-        list(range(1, (request.order or 1) + 1))
+    orders = [request.order] if request.command != "derivative" or request.partial or expect is not None else \
+        list(range(1, (request.order or 1) + 1))  # one --expect is one tensor: of order K
     reports = []
     for order in orders:
         sub = replace(request, order=order) if request.command == "derivative" else request

@@ -1,8 +1,9 @@
 """The registry of commands: one frozen record each, and everything that differs between commands.
 
 Shapes, entry names, tables, the scalar check, which vector is read, modes,
-size hints, formulas and `check`'s references all read these records, so adding
-a command is one entry here (plus its operator in `derivatives` and its tests).
+size hints, formulas and `check`'s references all read these records. Adding a
+command is one entry here, its operator in `derivatives`, a few-line typer
+command in `cli/app.py` and a function in `api.py` (ARCHITECTURE.md).
 
 Axes say what a result is made of, for f: ℝⁿ → out_shape (example
 f = [x**2*y, sin(z)], out (2,), n = 3):
@@ -78,7 +79,7 @@ class Command:
         return mode
 
     def result_shape(self, out_shape: tuple, in_shape: tuple, axes: tuple[str, ...] | None = None) -> tuple:
-        """out_shape and in_shape put together along the axes (SPEC §2)."""
+        """out_shape and in_shape put together along the axes (README "Expressions": a result is out_shape + in_shape …)."""
         shape: tuple = ()
         for axis in axes or self.axes:
             shape += out_shape if axis == "out" else in_shape

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +28,6 @@ from . import commands
 from .budget import block_size, default_max_memory, guard_size
 from .commands import Command
 
-Inputs = "tuple[str, ...] | PointSpec"
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,6 @@ class Plan:
     block: int | None  # basis directions a block (one point's jacobian/hessian), None: all at once
     vector: np.ndarray | None  # the --v or --u, flat; None when records carry it
     order: int | tuple[str, ...] | None = None  # derivative: the tensor's order, or the mixed partial's names
-    notes: dict = field(default_factory=dict, compare=False)
 
     request = property(lambda self: self.setup.request)
     command = property(lambda self: self.setup.command)
@@ -157,7 +155,8 @@ def bind(request: Request, spec: PointSpec | None = None, expression: Expression
     expression = expression or read_expression(request.expr)
     if spec is None:
         spec = request.at if isinstance(request.at, PointSpec) else points.read_spec(request.at, max_bytes=budget)
-    point = points.bind_point(expression, spec, variable_order=request.vars, wrt=differentiated(request))
+    point = points.bind_point(expression, spec, variable_order=request.vars, wrt=differentiated(request),
+                              wrt_option="--partial" if request.partial else "--wrt")
     if command.name != "eval" and point.layout.z_size == 0:
         what = "--wrt names no variables" if request.wrt is not None else "the expression has no variables"
         raise ShapeError(f"`{command.name}` has nothing to differentiate: {what}",

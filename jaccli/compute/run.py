@@ -68,7 +68,7 @@ class Result:
 def run(request: Request, spec: PointSpec | None = None) -> Result:
     """Compute what `request.command` asks for at one point (`spec`, else request.at)."""
     use_cache = cache.usable(request.no_cache)
-    jax, _ = load_jax(use_cache)
+    jax, _ = load_jax()  # one point compiles apart from JAX's persistent cache: no need to open (and scan) it
     setup = bind(request, spec)
     device = select_device(request.device)
     key = entry = None
@@ -108,7 +108,7 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
         raise
     except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
         raise runtime_error(error, "try --device cpu, a smaller problem, or --dtype float32") from error
-    if not bool(finite) and request.command != "eval":
+    if not bool(finite) and setup.command.name != "eval":  # eval --with-value runs grad
         warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
     status = "off" if key is None else "hit" if entry is not None else "miss"
     function_value = None

@@ -12,9 +12,14 @@ from ..errors import PointError, TooLargeError
 def builders(max_bytes: int) -> dict:
     """The builder functions for --at values, each refusing an array above `max_bytes` before making it."""
     def shape_of(value) -> tuple[int, ...]:
-        array = np.asarray(value)
-        if array.ndim > 1 or np.any(array != np.round(array)) or np.any(array < 0):
-            raise PointError(f"a shape is a whole number or a list of them, not {array.tolist()}")
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (OverflowError, TypeError, ValueError):  # an integer beyond float64: no shape
+            array = np.asarray(np.inf)
+        if array.ndim > 1 or not np.all(np.isfinite(array)) or np.any(array != np.round(array)) or np.any(array < 0) \
+                or np.any(array > 2**62):
+            raise PointError(f"a shape is a whole number or a list of them, not {array.tolist()}",
+                             hint="e.g. zeros(3) or zeros((30, 40))")
         shape = tuple(int(v) for v in np.atleast_1d(array))
         if math.prod(shape) * 8 > max_bytes:
             raise TooLargeError(
@@ -65,7 +70,10 @@ def builders(max_bytes: int) -> dict:
     def random(args, kw):
         """Uniform on [0, 1), reproducible: seed 0 unless seed= is given."""
         arity("random", args, 1, 1, kw, ("seed",))
-        seed = int(kw.get("seed", 0))
+        seed = kw.get("seed", 0)
+        if not (np.ndim(seed) == 0 and np.isfinite(seed) and float(seed).is_integer() and 0 <= seed < 2**63):
+            raise PointError(f"random()'s seed is a whole number ≥ 0, not {np.asarray(seed).tolist()}")
+        seed = int(seed)
         return np.random.default_rng(seed).random(shape_of(args[0]))
 
     return {"zeros": zeros, "ones": ones, "full": full, "linspace": linspace,

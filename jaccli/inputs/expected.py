@@ -32,6 +32,7 @@ def read_expected(text: str, shape: tuple, stdin=None) -> np.ndarray:
         values = _parse_text(raw, "-")
     elif text.startswith("@") or Path(text).suffix.lower() in (".npy", ".json", ".csv", ".txt"):
         path = str(Path(text.removeprefix("@")))
+        files.permit(path, "--expect")  # before anything, existence included, is looked at
         if not Path(path).is_file():
             raise PointError(f"--expect {path!r}: no such file", hint="give a file of numbers, '-' or a literal")
         if path.lower().endswith(".npy"):

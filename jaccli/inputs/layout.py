@@ -62,7 +62,7 @@ class Layout:
 
     @property
     def in_shape(self) -> tuple[int, ...]:
-        """The variable's own shape when one variable is differentiated, else (n,) (SPEC §2)."""
+        """The variable's own shape when one variable is differentiated, else (n,) (README "Expressions")."""
         wrt = self.wrt
         return wrt[0].shape if len(wrt) == 1 else (self.z_size,)
 

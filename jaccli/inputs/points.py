@@ -125,7 +125,8 @@ def load_array(path: str, *, max_bytes: int = 2**31, option: str = "--at") -> np
     return files.text_numbers(text, delimiter="," if suffix == ".csv" else None, what=what, path=path)
 
 
-def bind_point(expression: parse.Expression, spec: PointSpec, *, variable_order=None, wrt=None) -> Point:
+def bind_point(expression: parse.Expression, spec: PointSpec, *, variable_order=None, wrt=None,
+               wrt_option: str = "--wrt") -> Point:
     """Give every variable its value and shape, in variable order (--vars, else as --at names them all, else
     natural order). `order` elsewhere is always a derivative's order."""
     variables = expression.variables
@@ -139,7 +140,7 @@ def bind_point(expression: parse.Expression, spec: PointSpec, *, variable_order=
     if wrt is not None:
         for name in wrt:
             if name not in variables:
-                raise unknown_variable(name, variables, "--wrt")
+                raise unknown_variable(name, variables, wrt_option)
     shapes = {name: values[name].shape for name in order}
     layout = Layout.build(order, shapes, wrt)
     z, c = layout.flatten(values)

@@ -35,6 +35,12 @@ def record_source(texts, option: str) -> str | None:
     return None
 
 
+def is_batch(request) -> bool:
+    """Many points: a stream ('-') or a file of records for --at, --v or --u (of a compute Request)."""
+    return any(record_source(texts, option) for texts, option in
+               ((request.at, "--at"), (request.v, "--v"), (request.u, "--u")))
+
+
 def record_spec(record) -> points.PointSpec:
     """One record's point: values by name (a JSON object) or flat values in order."""
     if isinstance(record, dict):

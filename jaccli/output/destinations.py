@@ -103,8 +103,10 @@ def refuse_overwriting_inputs(output: str | None, request, env) -> None:
     """--output naming an input (the same file, by inode) would truncate it before it is read: refuse."""
     import os
 
-    if not output or not os.path.exists(output):
-        return
+    from ..env import NO_FILES
+
+    if not output or not os.path.exists(output) or NO_FILES.get() or os.environ.get("JACCLI_NO_FILES"):
+        return  # with --no-files no input file is read at all (and none is looked at here)
     target = os.stat(output)
     reads_stdin = any(t.strip() == "-" for texts in (request.at, request.v, request.u)
                       if isinstance(texts, (tuple, list)) for t in texts)

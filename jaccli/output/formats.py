@@ -16,7 +16,7 @@ from .labels import entry_names
 
 
 def document(result, value, point) -> dict:
-    """The JSON object of one result (SPEC §4), with `value` and `point` already converted."""
+    """The JSON object of one result (README "Output": the JSON keys), with `value` and `point` already converted."""
     plan = result.plan
     data = {
         "command": result.request.command, "expr": plan.expression.text, "variables": list(plan.layout.names),

@@ -19,9 +19,14 @@ COMMANDS = tuple(name for name, c in commands.COMMANDS.items() if c.symbolic_ord
 
 def write_formula(request: Request, fmt: str | None, output: str | None, env) -> None:
     """Print the symbolic derivative: LaTeX, JSON, or labelled lines (with numbers when --at is given)."""
+    from ..inputs.sources import is_batch
+
     if request.command not in COMMANDS:
         raise JaccliError(f"`{request.command}` has no symbolic form here",
                           hint=f"--symbolic and -f latex go with {', '.join(COMMANDS)}")
+    if is_batch(request):
+        raise JaccliError("--symbolic and -f latex take one point (or none)",
+                          hint="for many points, write numbers: -f csv or -f json")
     result = None
     if request.at:
         from ..compute.run import run

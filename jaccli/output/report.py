@@ -36,7 +36,7 @@ def summarize(report) -> dict:
         })
     order = result.plan.order
     what = result.command.name if order is None else (
-        f"derivative of order {order}" if isinstance(order, int) else "∂/" + "∂".join(order))
+        f"derivative of order {order}" if isinstance(order, int) else "∂/" + "".join(f"∂{v}" for v in order))
     return {"command": "check", "of": what, "expr": result.expression.text, "variables": list(result.layout.names),
             "point": {k: np.asarray(v).tolist() for k, v in result.point.items()}, "shape": list(result.value.shape),
             "mode": result.mode, "dtype": result.dtype, "ok": report.ok, "rtol": report.rtol, "atol": report.atol,

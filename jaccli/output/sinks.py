@@ -180,7 +180,7 @@ class JsonSink(Sink):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         plan, fields = self.plan, self.run.fields
-        constants = {  # the SPEC's keys; per run constants beyond them (device) stay out of every line
+        constants = {  # the README's JSON keys; per run constants beyond them (device) stay out of every line
             "command": plan.request.command, "expr": plan.expression.text,
             "variables": list(plan.layout.names),
             "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype.name,

@@ -46,8 +46,7 @@ def write_result(result, fmt: str | None, output: str | None, env, *, precision=
                 draw(env.console(file=file))
         else:
             with writing("standard output"):
-                with writing("standard output"):
-                    draw(env.console())
+                draw(env.console())
         return
     if fmt == "json":
         text, nonfinite = formats.to_json(result)
@@ -109,6 +108,7 @@ def write_batch(request, fmt: str | None, output: str | None, env, *, precision=
 
     stream = tally = Tally(stream, fmt)  # counts the rows written, for Ctrl-C's line
     progress = show_progress(run.reader, env)
+    env.interrupted = lambda: interrupted_line(progress.points, tally.rows(), output)  # wherever Ctrl-C lands
     if output is None:  # stdout: a terminal (or `| head`) shares the screen with the progress line
         tally.before = progress.clear
     stderr, env.stderr = env.stderr, Before(env.stderr, progress.clear)  # a warning clears it too
