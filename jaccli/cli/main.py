@@ -20,6 +20,7 @@ from .app import app
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run the command line; map every error to one `error:` line and an exit code, warnings to `warning:`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # XLA's C++ log lines (E1201 …) stay off stderr
     previous = _catch_interrupts()
     try:
         return _main(argv, env)
