@@ -54,7 +54,7 @@ def test_random_expressions_near_edges_never_false_alarm():
     terms = st.sampled_from(["sin(x*y)", "exp(x/3)*y", "x**3", "log(1 + y**2)", "tanh(x - y)", "sqrt(x)",
                              "log(x)", "x/(1.5 + cos(y))", "atan(x*y)", "abs(y)*x", "y*sign(y)*x**2"])
 
-    @settings(max_examples=25, deadline=None)
+    @settings(max_examples=12, deadline=None)
     @given(st.lists(terms, min_size=1, max_size=3), st.sampled_from([1e-6, 3e-3, 0.5, 2.0, 40.0]),
            st.floats(0.05, 3) | st.floats(-3, -0.05), st.sampled_from(["grad", "hessian"]))
     def run(chosen, x, y, of):

@@ -3,7 +3,7 @@
 Each case runs `jaccli` in-process and must end with exit 0 (and then equal an independent
 NumPy/JAX reference built from the same random tree), or exit 2 with one `error:` line first and
 no traceback; exit 3 only for a run-time failure. No file is ever written. `make fuzz` runs the
-same properties longer (FUZZ_EXAMPLES, default 25 here).
+same properties longer (FUZZ_EXAMPLES, default 15 here).
 """
 
 import math
@@ -19,7 +19,7 @@ from jaccli.cli import main
 from jaccli.env import Environment
 
 jax.config.update("jax_enable_x64", True)
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("FUZZ_EXAMPLES"),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
