@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..compute.commands import COMMANDS, FIRST_ORDER, SECOND_ORDER
+
 
 class Format(str, enum.Enum):
     table = "table"
@@ -36,16 +38,14 @@ class Device(str, enum.Enum):
     tpu = "tpu"
 
 
-class JacobianMode(str, enum.Enum):
-    auto = "auto"
-    fwd = "fwd"
-    rev = "rev"
+def _choices(name: str, values) -> type[enum.Enum]:
+    """A str Enum of `values` (fwd-rev becomes the member fwd_rev): the registry's lists, not copies of them."""
+    return enum.Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
 
 
-class SecondOrderMode(str, enum.Enum):
-    fwd_rev = "fwd-rev"
-    rev_fwd = "rev-fwd"
-    rev_rev = "rev-rev"
+JacobianMode = _choices("JacobianMode", FIRST_ORDER)
+
+SecondOrderMode = _choices("SecondOrderMode", SECOND_ORDER)
 
 
 Expr = Annotated[str, typer.Argument(metavar="EXPR", help="The expression, e.g. 'x**2*y + y**3', or @file.", show_default=False)]
@@ -114,12 +114,4 @@ ReportFmt = Annotated[Optional[ReportFormat], typer.Option(
     "--format", "-f", help="Output format [default: table on a terminal, else plain].", show_default=False)]
 
 
-class Of(str, enum.Enum):
-    eval = "eval"
-    grad = "grad"
-    jacobian = "jacobian"
-    hessian = "hessian"
-    jvp = "jvp"
-    vjp = "vjp"
-    hvp = "hvp"
-    derivative = "derivative"
+Of = _choices("Of", COMMANDS)  # check --of: every command of the registry

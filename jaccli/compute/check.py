@@ -147,8 +147,7 @@ def _lower_operator(result: Result):
             return lower, identity[[slots[names[-1]].offset]], True
         lower = derivatives.value(f) if plan.order == 1 else derivatives.nth_derivative(f, plan.order - 1)
         return lower, identity, False
-    lower = {"eval": derivatives.value, "grad": derivatives.grad,
-             "jacobian": lambda f: derivatives.jacobian(f, "rev")}[reference.lower](f)
+    lower = derivatives.OPERATORS[reference.lower](f, "rev")  # eval and grad ignore the mode
     if reference.along == "v":
         return lower, np.asarray(plan.vector, dtype=np.float64)[None, :], True
     return lower, identity, False

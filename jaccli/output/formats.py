@@ -26,7 +26,7 @@ def document(result, value, point) -> dict:
     if plan.block is not None:
         data["block"] = plan.block
     if result.function_value is not None:
-        data["function_value"] = result.function_value
+        data["function_value"] = json_array(result.function_value)[0]  # nan as "nan", as every number
     return data
 
 
@@ -43,8 +43,6 @@ def to_json(result) -> tuple[str, bool]:
                         {name: a if a.ndim else float(a) for name, a in point.items()})
         return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n", False
     data = document(result, json_array(result.value)[0], {k: json_array(a)[0] for k, a in point.items()})
-    if result.function_value is not None:
-        data["function_value"] = json_array(result.function_value)[0]
     return json.dumps(data, allow_nan=False) + "\n", not finite
 
 
