@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -92,8 +91,8 @@ def jaccli(*args: str, input: str | bytes | None = None, env: dict | None = None
 
     Returns .returncode, .stdout (text, or bytes when `input` is bytes) and .stderr, as subprocess.run does.
     `env` is set in os.environ for the call. The disk cache stays off (JACCLI_NO_CACHE=1) unless `env` gives
-    JACCLI_CACHE_DIR: JAX's persistent XLA cache folder is set once a process, so a run that compiles with
-    the cache on belongs in `jaccli_process` or `jaccli_session`; here only `info` and `cache` commands.
+    JACCLI_CACHE_DIR: one-point runs then read and write their executables there as a process would; JAX's
+    persistent XLA cache folder (many points) is set once a process, so such runs belong in `jaccli_process`.
     """
     from jaccli.cli import main
     from jaccli.compute import cache
@@ -120,56 +119,6 @@ def jaccli_process(*args: str, input: str | bytes | None = None, env: dict | Non
     assert JACCLI, "the jaccli command is not installed (pip install -e .)"
     return subprocess.run([JACCLI, *args], input=input, capture_output=True, timeout=timeout, env=process_env(env),
                           text=not isinstance(input, bytes))
-
-
-_SESSION = r"""
-import json, sys
-from jaccli.cli import main
-from jaccli.compute import cache
-from jaccli.env import Environment
-for line in sys.stdin:
-    call = json.loads(line)
-    env = Environment.capture(call["input"].encode(), tty=False)
-    cache._REFUSED.clear()  # each call warns as a new process would
-    code = main(call["args"], env)
-    print(json.dumps([code, env.out_text(), env.err_text()]), flush=True)
-"""
-
-
-class JaccliSession:
-    """One Python process that runs `jaccli` commands one after another, each through `main` as a fresh
-    process would (no state is kept between calls but what is on disk): cache tests see their own cache
-    folder, and JAX's XLA cache set to it, at the price of one JAX import, not one a call."""
-
-    def __init__(self, env: dict | None = None):
-        self.process = subprocess.Popen([sys.executable, "-c", _SESSION], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=process_env(env))
-
-    def __call__(self, *args: str, input: str = "") -> Ran:
-        self.process.stdin.write(json.dumps({"args": list(args), "input": input}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        assert line, "the jaccli session ended"
-        code, stdout, stderr = json.loads(line)
-        return Ran(list(args), code, stdout, stderr)
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        assert self.process.wait(60) == 0
-
-
-@pytest.fixture
-def jaccli_session():
-    """jaccli_session(env) → a JaccliSession, closed at the end of the test."""
-    sessions = []
-
-    def start(env: dict | None = None) -> JaccliSession:
-        sessions.append(JaccliSession(env))
-        return sessions[-1]
-
-    yield start
-    for session in sessions:
-        session.close()
 
 
 def compute(command: str, expr: str, at=(), **options) -> np.ndarray:

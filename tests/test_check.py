@@ -89,10 +89,15 @@ def test_check_expect_forms(tmp_path):
 
 
 def test_ci_sample_script_fails_the_job_on_one_wrong_entry():
+    """The script as CI runs it, on the wrong file (exit 1); its jaccli call, run here, passes on the right one."""
+    import shlex
+
     script = str(SAMPLES / "check_jacobian.sh")
-    good = subprocess.run(["bash", script, str(SAMPLES / "robot_arm_jacobian.csv"), JACCLI],
-                          capture_output=True, text=True, timeout=120)
-    assert good.returncode == 0, good.stdout + good.stderr
+    text = (SAMPLES / "check_jacobian.sh").read_text().replace("\\\n", " ")
+    (call,) = [line for line in text.splitlines() if line.startswith('"$jaccli"')]
+    call = call.replace("$here", str(SAMPLES)).replace("$expected", str(SAMPLES / "robot_arm_jacobian.csv"))
+    good = jaccli(*shlex.split(call)[1:])
+    assert good.returncode == 0 and "4 of 4" in good.stdout, good.stdout + good.stderr
     bad = subprocess.run(["bash", script, str(SAMPLES / "robot_arm_jacobian_wrong.csv"), JACCLI],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SAMPLES, jaccli, jaccli_process
+from conftest import jaccli, jaccli_process
 
 ANSI = re.compile(r"\x1b\[")
 

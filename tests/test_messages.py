@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from jaccli.cli import main
 from jaccli.env import Environment
