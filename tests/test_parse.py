@@ -58,7 +58,7 @@ def test_index_sizes_are_inferred():
     ("sin(x", "expected ')'", 5),
     ("x +", "unexpected end of expression", 3),
     ("x $ y", "unexpected character '$'", 2),
-    ("x = 1", "unexpected '='", 2),
+    ("x = 1", "'x' is defined, but no expression follows", 5),
     ("x[y]", "an index must be a constant integer", 2),
     ("x**2 +* 3", "unexpected '*'", 6),
     ("1e99999", "out of range", 0),
@@ -97,7 +97,7 @@ def test_wrong_argument_counts():
 
 @pytest.mark.parametrize("payload", [
     "__import__('os').system('ls')", "x.__class__", "lambda: 1", "[i for i in x]", "exec('1')",
-    "eval(\"1\")", "open('/etc/passwd')", "x if y else z", "{1: 2}", "f'{x}'", "x; y", "`ls`", "x @ y",
+    "eval(\"1\")", "open('/etc/passwd')", "x if y else z", "{1: 2}", "f'{x}'", "x; y", "`ls`", "x.real", "x @= y", "x.T.__class__",
 ])
 def test_python_code_is_not_in_the_grammar(payload):
     with pytest.raises(ParseError):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -140,24 +141,37 @@ def test_constant_values_use_the_same_functions_as_expressions():
     from conftest import compute
     from jaccli.language.functions import SIGNATURES
 
-    cases = {"0.7": [], "x=[0.7, 0.4]": []}  # (name, constant value, expression of x) by the point they take
+    arrays = {  # functions of arrays: a call on the 2×2 matrix M (or the vector v), and that call in --at
+        "dot": "dot(v, v)", "matmul": "matmul(M, M)", "transpose": "transpose(M)", "reshape": "reshape(M, 4)",
+        "ravel": "ravel(M)", "diag": "diag(M)", "trace": "trace(M)", "outer": "outer(v, v)", "tril": "tril(M)",
+        "triu": "triu(M, 1)", "concatenate": "concatenate([v, v])", "stack": "stack([v, v])", "roll": "roll(v, 1)",
+        "diff": "diff(v)", "eye": "eye(2)", "zeros": "zeros(2)", "ones": "ones((2, 2))", "solve": "solve(M, v)",
+        "norm": "norm(v, 1)", "min": "min(v)", "max": "max(v)",
+        **{name: f"{name}(M)" for name in ("det", "logdet", "inv", "cholesky", "eigvalsh")},
+    }
+    matrix = "[[0.7, 0.2], [0.2, 0.9]]"  # symmetric: NumPy reads cholesky's and eigvalsh's lower half, JAX both
+    scalars, of_arrays = [], []  # (name, constant value, expression)
     for name, signature in SIGNATURES.items():
         if name == "where":
+            continue
+        if name in arrays or signature.static:
+            call = arrays.get(name, f"{name}(v)")
+            if name not in ("eye", "zeros", "ones"):  # in --at these are builders of their own
+                value = read_value(re.sub(r"\bv\b", "[0.7, 0.4]", re.sub(r"\bM\b", matrix, call)), max_bytes=BUDGET)
+                of_arrays.append((name, np.ravel(value), call))
             continue
         args = ", ".join(["0.7", "0.4", "0.9"][: signature.min_args])
         if name == "log":
             args = "0.7"
-        if name in ("sum", "prod", "mean", "norm", "logsumexp", "min", "max", "dot"):
-            value, expr = read_value(f"{name}([0.7, 0.4], [0.7, 0.4])" if name == "dot" else f"{name}([0.7, 0.4])",
-                                     max_bytes=BUDGET), f"{name}(x, x)" if name == "dot" else f"{name}(x)"
-            cases["x=[0.7, 0.4]"].append((name, value, expr))
-        else:
-            value = read_value(f"{name}({args})", max_bytes=BUDGET)
-            cases["0.7"].append((name, value, f"{name}({args.replace('0.7', 'x')})"))
-    for point, found in cases.items():  # one compile a point: every expression an entry of one list
-        wants = compute("eval", "[" + ", ".join(expr for _, _, expr in found) + "]", point)
-        for (name, value, _), want in zip(found, wants, strict=True):
-            np.testing.assert_allclose(value, want, rtol=1e-12, err_msg=name)  # special functions: ~1e-14 apart
+        scalars.append((name, read_value(f"{name}({args})", max_bytes=BUDGET), f"{name}({args.replace('0.7', 'x')})"))
+    wants = compute("eval", "[" + ", ".join(expr for _, _, expr in scalars) + "]", "0.7")  # one compile each
+    for (name, value, _), want in zip(scalars, wants, strict=True):
+        np.testing.assert_allclose(value, want, rtol=1e-12, err_msg=name)  # special functions: ~1e-14 apart
+    joined = compute("eval", "concatenate([" + ", ".join(f"ravel({expr})" for _, _, expr in of_arrays) + "])",
+                     ("v=[0.7, 0.4]", f"M={matrix}"))
+    wants = np.split(joined, np.cumsum([value.size for _, value, _ in of_arrays])[:-1])
+    for (name, value, _), want in zip(of_arrays, wants, strict=True):
+        np.testing.assert_allclose(value, want, rtol=1e-12, err_msg=name)  # special functions: ~1e-14 apart
 
 
 def test_unicode_names_in_at():

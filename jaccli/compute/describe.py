@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import platform
 
+from ..errors import ShapeError
 from ..inputs.builders import format_bytes
 from ..inputs.layout import Layout
 from . import cache
@@ -40,16 +41,29 @@ def describe(request: Request) -> dict:
         if layout is not None and name not in [s.name for s in layout.wrt]:
             variables[name] += " (held)"
     description = {"expression": str(expression), "variables": variables}
+    if expression.definitions:
+        description["definitions"] = {d.name: "shape not known until the sizes of the arrays are given (--at)"
+                                      for d in expression.definitions}
     if layout is None:
         description["output shape"] = "not known until the sizes of the arrays are given (--at)"
         return description
 
     import numpy as np
 
-    from .translate import build_function
+    from .translate import build_function, definition_shapes
 
     f = setup.function if setup else build_function(expression, layout, np.float64)
-    out = output_shape(f, np.zeros(layout.z_size), np.zeros(layout.c_size))
+    try:
+        out = output_shape(f, np.zeros(layout.z_size), np.zeros(layout.c_size))
+    except ShapeError:
+        if setup:
+            raise
+        description["output shape"] = "not known until the shapes of the variables are given (--at)"
+        description["variables"] = {name: "scalar or array: give its value in --at" if text == "scalar" else text
+                                    for name, text in variables.items()}  # unsubscripted names were taken as scalars, and the model needs arrays
+    if expression.definitions:
+        description["definitions"] = {name: "scalar" if shape == () else f"array of shape {shape}"
+                                      for name, shape in definition_shapes(expression, layout).items()}
     description["input shape"] = str(layout.in_shape)
     description["output shape"] = str(out)
     description["strategies"] = strategies(layout, out)

@@ -75,7 +75,7 @@ def to_sympy(expression, names):
             if node.name == "where":
                 condition, a, b = (build(a) for a in node.args)
                 return sp.Piecewise((a, condition), (b, True))
-            if node.name in table and node.axis is None:
+            if node.name in table and not node.static:
                 args = [build(a) for a in node.args]
                 if node.name in ("min", "max") and len(args) == 1:
                     raise SymbolicError(f"{node.name}() of one array has no symbolic form here")
@@ -85,11 +85,16 @@ def to_sympy(expression, names):
                 return function(*args)
             raise SymbolicError(f"{node.name}() works on arrays: it has no symbolic form here",
                                 hint="symbolic derivatives take expressions of scalar variables (x, y, x0, x1 …)")
+        if isinstance(node, nodes.MatMul):
+            raise SymbolicError("matrix products have no symbolic form here",
+                                hint="symbolic derivatives take expressions of scalar variables; use the numbers")
         if isinstance(node, nodes.Index):
             raise SymbolicError("indexed and sliced variables have no symbolic form here",
                                 hint="write the entries as scalar variables (x0, x1 …) for a formula")
         raise SymbolicError(f"{type(node).__name__} has no symbolic form")
 
+    for definition in expression.definitions:  # SymPy substitutes each definition into its uses
+        env[definition.name] = build(definition.value)
     return build(expression.root), list(symbols)
 
 

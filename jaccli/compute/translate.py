@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ..inputs.layout import Layout
+from ..language.arrays import array_functions
 from ..language.evaluate import Emitter
 from ..language.parse import Expression
 
@@ -44,8 +45,9 @@ def _functions() -> dict:
         "cot": lambda x: 1 / jnp.tan(x), "erfinv": special.erfinv, "digamma": special.digamma,
         "pow": jnp.power, "mod": jnp.mod, "clip": jnp.clip,
         "sum": jnp.sum, "prod": jnp.prod, "mean": jnp.mean, "logsumexp": special.logsumexp,
-        "norm": lambda x, axis=None: jnp.linalg.norm(x, axis=axis),
         "dot": jnp.dot,
+        **array_functions(jnp),
+        "softmax": jax.nn.softmax, "log_softmax": jax.nn.log_softmax,
     }
 
 
@@ -53,14 +55,34 @@ def build_function(expression: Expression, layout: Layout, dtype=jnp.float64):
     """f(z, c) → array of the expression's output shape, in `dtype`."""
 
     def f(z, c):
-        env = {}
-        for slot in layout.slots:
-            flat = z if slot.wrt else c
-            env[slot.name] = flat[slot.offset : slot.offset + slot.size].reshape(slot.shape)
-        value = _JaxEmitter(expression.text, jnp, _functions(), dtype).emit(expression.root, env)
+        value = _JaxEmitter(expression.text, jnp, _functions(), dtype).emit_model(expression, _variables(layout, z, c))
         return jnp.asarray(value, dtype)
 
     return f
+
+
+def definition_shapes(expression: Expression, layout: Layout, dtype=jnp.float64) -> dict[str, tuple[int, ...]]:
+    """The shape of each definition of the model, found by tracing (nothing is computed)."""
+
+    def values(z, c):
+        env = _variables(layout, z, c)
+        emitter = _JaxEmitter(expression.text, jnp, _functions(), dtype)
+        for definition in expression.definitions:
+            env[definition.name] = emitter.emit(definition.value, env)
+        return {d.name: env[d.name] for d in expression.definitions}
+
+    shapes = jax.eval_shape(values, jax.ShapeDtypeStruct((layout.z_size,), dtype),
+                            jax.ShapeDtypeStruct((layout.c_size,), dtype))
+    return {name: tuple(shape.shape) for name, shape in shapes.items()}
+
+
+def _variables(layout: Layout, z, c) -> dict:
+    """Each variable's value: its slice of z (differentiated) or c (held), in its own shape."""
+    env = {}
+    for slot in layout.slots:
+        flat = z if slot.wrt else c
+        env[slot.name] = flat[slot.offset : slot.offset + slot.size].reshape(slot.shape)
+    return env
 
 
 class _JaxEmitter(Emitter):

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..language.arrays import array_functions
 from ..language.evaluate import Emitter
 from ..language.nodes import Node
 
@@ -58,8 +59,9 @@ def _numpy_functions() -> dict:
         "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.logaddexp(0, x),
         "sec": lambda x: 1 / np.cos(x), "csc": lambda x: 1 / np.sin(x), "cot": lambda x: 1 / np.tan(x),
         "pow": np.power, "erfinv": elementwise(_erfinv), "digamma": elementwise(_digamma),
-        "norm": lambda x, axis=None: np.linalg.norm(x, axis=axis), "logsumexp": logsumexp,
+        "logsumexp": logsumexp,
     })
+    table.update(array_functions(np))
     return table
 
 

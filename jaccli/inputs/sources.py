@@ -11,13 +11,18 @@ from . import files, points
 
 
 def record_source(texts, option: str) -> str | None:
-    """The path (or '-') of a many-records input among an option's texts, if any."""
+    """The path (or '-') of a many-records input among an option's texts, if any. Beside it, --at may
+    hold values that every record shares (`--at A=@A.npy --at @points.jsonl`: see `held_texts`)."""
     if isinstance(texts, points.PointSpec):  # already read: one point
         return None
     if len(texts) != 1:
-        if any(t.strip() == "-" for t in texts):
-            raise PointError(f"{option} - (standard input) goes alone")
-        return None
+        found = [source for text in texts if (source := record_source([text], option))]
+        if len(found) > 1:
+            raise PointError(f"{option} names {len(found)} files or streams of records: one at most",
+                             hint="put the records in one file; values every record shares go as NAME=value")
+        if found and option != "--at":
+            raise PointError(f"{option} {found[0]} goes alone")
+        return found[0] if found else None
     text = texts[0].strip()
     if text == "-":
         return "-"
@@ -33,6 +38,11 @@ def record_source(texts, option: str) -> str | None:
         shape = files.npy_header(path, "the --at file")[0]
         return path if len(shape) >= 2 else None
     return None
+
+
+def held_texts(texts) -> list[str]:
+    """The --at texts beside its file or stream of records: values that every record shares."""
+    return [text for text in texts if not record_source([text], "--at")]
 
 
 def is_batch(request) -> bool:

@@ -13,6 +13,7 @@ import math
 
 from ..errors import JaccliError, ShapeError, UnknownNameError
 from . import nodes
+from .functions import CONSTRUCTORS, LIST_ARGUMENTS
 
 CONSTANTS = {"pi": math.pi, "E": math.e, "inf": math.inf, "nan": math.nan}
 _COMPARE = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",
@@ -47,6 +48,13 @@ class Emitter:
         self.functions = functions
         self.dtype = dtype
         self.builders = builders or {}
+
+    def emit_model(self, expression, env: dict):
+        """The value of a model: each definition once, in order (its uses share it), then the final expression."""
+        env = dict(env)
+        for definition in expression.definitions:
+            env[definition.name] = self.emit(definition.value, env)
+        return self.emit(expression.root, env)
 
     def emit(self, node: nodes.Node, env: dict):
         method = getattr(self, "_emit_" + type(node).__name__, None)
@@ -131,6 +139,17 @@ class Emitter:
             return self.xp.power(base, int(exponent.value))  # lax.integer_pow: exact, fine at x < 0
         return self.xp.power(base, self.emit(exponent, env))
 
+    def _emit_MatMul(self, node: nodes.MatMul, env):
+        left, right = self.emit(node.left, env), self.emit(node.right, env)
+        a, b = self.xp.shape(left), self.xp.shape(right)
+        inner = (a[-1] if a else None, b[-2] if len(b) > 1 else b[0] if b else None)
+        if not a or not b or inner[0] != inner[1]:
+            why = "a scalar has no matrix product: use *" if not a or not b else (
+                f"{inner[0]} columns against {inner[1]} rows")
+            raise self.shape_error(node, f"{nodes.format_node(node.left)} @ {nodes.format_node(node.right)}: "
+                                   f"{a} @ {b} do not fit ({why})", prefix="")
+        return self.xp.matmul(left, right)
+
     def _emit_Compare(self, node: nodes.Compare, env):
         values = [self.emit(o, env) for o in node.operands]
         result = None
@@ -172,22 +191,37 @@ class Emitter:
             return self.builders[name]([self.emit(a, env) for a in node.args], keywords)
         if name == "where":
             return self.emit_where(node, env)
-        args = [self.emit(a, env) for a in node.args]
+        if name == "matmul":
+            return self._emit_MatMul(nodes.MatMul(*node.args, pos=node.pos), env)
+        if name in LIST_ARGUMENTS and isinstance(node.args[0], nodes.List):  # [a, b]: the arrays, not one array
+            args = [[self.emit(item, env) for item in node.args[0].items]]
+        else:
+            args = [self.emit(a, env) for a in node.args]
+        options = node.options
         if name in ("min", "max"):
             if len(args) == 1:
-                return (self.xp.min if name == "min" else self.xp.max)(args[0], axis=node.axis)
+                return (self.xp.min if name == "min" else self.xp.max)(args[0], **options)
             pairwise = self.xp.minimum if name == "min" else self.xp.maximum
             return functools.reduce(pairwise, args)
         if name == "log" and len(args) == 2:
             return self.xp.log(args[0]) / self.xp.log(args[1])
         function = self.function(name, node)
-        if node.axis is not None:
-            return function(*args, axis=node.axis)
-        return function(*args)
+        try:
+            value = function(*args, **options)
+        except (TypeError, ValueError, IndexError) as error:
+            detail = str(error).split("\n")[0]
+            if isinstance(error, IndexError) or any(word in detail.lower() for word in _SHAPE_WORDS):
+                shapes = ", ".join(str(self.xp.shape(a)) for a in args if not isinstance(a, list))
+                raise self.shape_error(node, f"{name}() of shape {shapes}: {detail}" if shapes else
+                                       f"{name}(): {detail}", prefix="") from error
+            raise
+        return self.constant(value) if name in CONSTRUCTORS else value
 
     def emit_where(self, node: nodes.Call, env):
         condition = self.xp.asarray(self.emit(node.args[0], env), bool)
         branches = []
         for keep, branch in ((condition, node.args[1]), (self.xp.logical_not(condition), node.args[2])):
-            branches.append(self.emit(branch, self.mask(env, keep) if env else env))
+            used = {n.name for n in nodes.walk(branch) if isinstance(n, nodes.Var) and n.name in env}
+            masked = self.mask({name: env[name] for name in used}, keep) if used else {}
+            branches.append(self.emit(branch, {**env, **masked}))
         return self.xp.where(condition, *branches)

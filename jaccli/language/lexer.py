@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from ..errors import ParseError
 
 _TOKEN = re.compile(
-    r"""(?P<ws>\s+)
+    r"""(?P<ws>[^\S\n]+)
+      | (?P<newline>\n)
+      | (?P<comment>\#[^\n]*)
       | (?P<num>(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
       | (?P<name>π|[^\W\d]\w*)  # identifiers as in Python: θ, α1, x_0
-      | (?P<op>\*\*|<=|>=|==|!=|//|[-+*/^()\[\],:<>=&|~!%−×])
+      | (?P<op>\*\*|<=|>=|==|!=|//|[-+*/^()\[\],:<>=&|~!%−×@.;])
     """,
     re.VERBOSE,
 )
@@ -19,15 +21,22 @@ _SPELLINGS = {"^": "**", "−": "-", "×": "*", "&": "and", "|": "or", "~": "not
 _KEYWORDS = {"and", "or", "not"}
 # binding power of infix operators (higher binds tighter); prefix '-' sits at 7, 'not' at 3
 
+_OPEN, _CLOSE = {"(", "["}, {")", "]"}
+
+
 @dataclass(frozen=True)
 class Token:
-    kind: str  # 'num', 'name', 'op', 'end'
+    kind: str  # 'num', 'name', 'op', 'newline', 'end'
     text: str
     pos: int
 
 
 def tokenize(text: str) -> list[Token]:
-    tokens = []
+    """The tokens of `text`. A newline is a token only where it can end a statement (it is whitespace inside
+    brackets, and after an operator, a comma or `=`, so a statement continues on the next line); `#` starts
+    a comment to the end of the line."""
+    tokens: list[Token] = []
+    depth = 0
     pos = 0
     match = _TOKEN.match
     while pos < len(text):
@@ -40,13 +49,18 @@ def tokenize(text: str) -> list[Token]:
             raise ParseError(
                 f"unexpected character {text[pos]!r}", text, pos,
                 hint="write powers as x**2 or x^2" if superscript else
-                "expressions use numbers, names, + - * / ** ^, ( ), [ ], commas and comparisons",
+                "expressions use numbers, names, + - * / ** ^ @, ( ), [ ], commas, comparisons and NAME = … ;",
             )
         kind = m.lastgroup
-        if kind != "ws":
+        if kind == "newline":
+            last = tokens[-1] if tokens else None
+            if depth <= 0 and last and (last.kind in ("num", "name") or last.text in _CLOSE):
+                tokens.append(Token(kind, "\n", pos))
+        elif kind not in ("ws", "comment"):
             word = _SPELLINGS.get(text[pos:end], text[pos:end])
             if kind == "name" and word in _KEYWORDS:
                 kind = "op"
+            depth += (word in _OPEN) - (word in _CLOSE)
             tokens.append(Token(kind, word, pos))
         pos = end
     tokens.append(Token("end", "", len(text)))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from .functions import SIGNATURES
+
 
 @dataclass(frozen=True)
 class Node:
@@ -66,11 +68,21 @@ class BoolOp(Node):
 
 
 @dataclass(frozen=True)
+class MatMul(Node):
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
 class Call(Node):
     name: str  # canonical function name
     args: tuple[Node, ...]
-    axis: int | tuple[int, ...] | None = None
+    static: tuple[tuple[str, object], ...] = ()  # constant parameters, read by the parser: (("axis", 1),)
     keywords: tuple[tuple[str, Node], ...] = ()  # only for --at builders: random(3, seed=1)
+
+    @property
+    def options(self) -> dict:
+        return dict(self.static)
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,15 @@ class Index(Node):
 @dataclass(frozen=True)
 class List(Node):
     items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """`name = value`, a statement before the final expression: computed once, shared by every use."""
+
+    name: str
+    value: Node
+    pos: int  # of the name
 
 
 def walk(node: Node):
@@ -104,6 +125,8 @@ def children(node: Node) -> tuple[Node, ...]:
         return tuple(f for _, f in node.factors)
     if isinstance(node, Pow):
         return (node.base, node.exponent)
+    if isinstance(node, MatMul):
+        return (node.left, node.right)
     if isinstance(node, (Compare, BoolOp)):
         return node.operands
     if isinstance(node, Call):
@@ -115,7 +138,7 @@ def children(node: Node) -> tuple[Node, ...]:
     raise TypeError(f"not an expression node: {node!r}")
 
 
-_PRECEDENCE = {BoolOp: 1, Compare: 4, Add: 5, Mul: 6, Unary: 7, Pow: 8}
+_PRECEDENCE = {BoolOp: 1, Compare: 4, Add: 5, Mul: 6, MatMul: 6, Unary: 7, Pow: 8}
 
 
 def format_node(node: Node) -> str:
@@ -153,6 +176,8 @@ def format_node(node: Node) -> str:
         return "".join(parts)
     if isinstance(node, Pow):
         return f"{wrap(node.base, 9)}**{wrap(node.exponent, 8)}"
+    if isinstance(node, MatMul):
+        return f"{wrap(node.left, 6)} @ {wrap(node.right, 7)}"
     if isinstance(node, Compare):
         text = wrap(node.operands[0], 5)
         for op, operand in zip(node.ops, node.operands[1:]):
@@ -162,14 +187,27 @@ def format_node(node: Node) -> str:
         return f" {node.op} ".join(wrap(o, 2) for o in node.operands)
     if isinstance(node, Call):
         args = [format_node(a) for a in node.args]
-        if node.axis is not None:
-            args.append(f"axis={node.axis}")
+        given, positional = node.options, True
+        signature = SIGNATURES.get(node.name)
+        for key in signature.static + signature.keyword_only if signature else given:
+            if key not in given:
+                positional = False
+            elif positional and key in signature.static:
+                args.append(_format_static(given[key]))
+            else:
+                args.append(f"{key}={_format_static(given[key])}")
         return f"{node.name}({', '.join(args)})"
     if isinstance(node, Index):
         return f"{wrap(node.target, 9)}[{', '.join(_format_item(i) for i in node.items)}]"
     if isinstance(node, List):
         return "[" + ", ".join(format_node(i) for i in node.items) + "]"
     raise TypeError(f"not an expression node: {node!r}")
+
+
+def _format_static(value) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(str, value)) + ("," if len(value) == 1 else "") + ")"
+    return "inf" if value == float("inf") else "-inf" if value == float("-inf") else str(value)
 
 
 def _format_item(item: int | slice) -> str:

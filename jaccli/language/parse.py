@@ -20,51 +20,64 @@ from .fold import fold
 from .lexer import Token, tokenize
 from .variables import VariableUse, natural_key, variable_uses
 from .nodes import (
-    Add, BoolOp, Call, Compare, Const, Index, List, Mul, Node, Num, Pow, Unary, Var,
+    Add, BoolOp, Call, Compare, Const, Definition, Index, List, MatMul, Mul, Node, Num, Pow, Unary, Var, walk,
 )
 
 MAX_LENGTH = 1_000_000  # characters
 MAX_NODES = 20_000  # XLA compile time grows fast with the graph: beyond this, arrays and reductions
 MAX_DEPTH = 100
 MAX_LIST_DEPTH = 32  # dimensions of a list output (NumPy allows 64, in all)
+MAX_CONSTANT_ENTRIES = 1 << 24  # eye/zeros/ones inside an expression (128 MB of float64); more goes in --at
+MAX_DIFFERENCES = 100  # diff(x, n): n slices each
 
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}
-_INFIX = {"or": 1, "and": 2, **{op: 4 for op in _COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6, "**": 8}
+_INFIX = {"or": 1, "and": 2, **{op: 4 for op in _COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "**": 8}
 
 
 @dataclass(frozen=True)
 class Expression:
+    """A model: its definitions in order, then the final expression (`root`) that is differentiated."""
+
     text: str
     root: Node
-    variables: tuple[str, ...]  # natural sort order
+    variables: tuple[str, ...]  # natural sort order; defined names are not variables
     uses: dict[str, VariableUse]
+    definitions: tuple[Definition, ...] = ()
 
     def __str__(self) -> str:
         from .nodes import format_node
 
-        return format_node(self.root)
+        return "; ".join([*(f"{d.name} = {format_node(d.value)}" for d in self.definitions), format_node(self.root)])
 
 
 def parse_expression(text: str) -> Expression:
-    """Parse an expression, checking names and calls; variables come in natural sort order."""
-    root = parse_text(text)
-    uses = variable_uses(root)
-    return Expression(text, root, tuple(sorted(uses, key=natural_key)), uses)
+    """Parse a model (`NAME = EXPR` statements, then one expression), checking names and calls; variables come
+    in natural sort order."""
+    _check_length(text)
+    parser = _Parser(text, frozenset())
+    definitions, root = parser.parse_program()
+    defined = {d.name for d in definitions}
+    uses = variable_uses(root, *(d.value for d in definitions), exclude=defined)
+    return Expression(text, root, tuple(sorted(uses, key=natural_key)), uses, definitions)
 
 
 def parse_text(text: str, *, allow_keywords: frozenset[str] = frozenset()) -> Node:
-    """Parse `text` into a node tree; `allow_keywords` admits `name=` arguments (builders)."""
+    """Parse one expression (no definitions; newlines are spaces); `allow_keywords` admits `name=` arguments
+    (the builders of --at values)."""
+    _check_length(text)
+    parser = _Parser(text, allow_keywords)
+    parser.newlines_are_spaces()
+    root = parser.parse_expr(0)
+    parser.expect_end()
+    return root
+
+
+def _check_length(text: str) -> None:
     if len(text) > MAX_LENGTH:
         raise ParseError(
             f"expression too long: {len(text):,} characters (the limit is {MAX_LENGTH:,})",
             text[:80], 0, hint="split the problem, or use array variables and reductions like sum(x**2)",
         )
-    parser = _Parser(text, allow_keywords)
-    root = parser.parse_expr(0)
-    if parser.peek().kind != "end":
-        token = parser.peek()
-        raise ParseError(f"unexpected {_describe(token)}", text, token.pos, hint=_hint_after(token))
-    return root
 
 
 class _Parser:
@@ -96,6 +109,18 @@ class _Parser:
     def error(self, message: str, pos: int, hint: str | None = None) -> ParseError:
         return ParseError(message, self.text, pos, hint=hint)
 
+    def newlines_are_spaces(self) -> None:
+        """From here on a newline ends nothing (the final expression may span lines)."""
+        self.tokens = self.tokens[: self.at] + [t for t in self.tokens[self.at:] if t.kind != "newline"]
+
+    def expect_end(self) -> None:
+        token = self.peek()
+        if token.kind != "end":
+            raise ParseError(f"unexpected {_describe(token)}", self.text, token.pos, hint=_hint_after(token))
+
+    def separator(self) -> bool:
+        return self.peek().kind == "newline" or (self.peek().kind == "op" and self.peek().text == ";")
+
     def node(self, node: Node) -> Node:
         self.nodes += 1
         if self.nodes > MAX_NODES:
@@ -106,6 +131,53 @@ class _Parser:
         return node
 
     # -- grammar --------------------------------------------------------------
+    def parse_program(self) -> tuple[tuple[Definition, ...], Node]:
+        """`NAME = EXPR` statements separated by `;` or newlines, then the final expression."""
+        definitions: dict[str, Definition] = {}
+        while True:
+            while self.separator():
+                self.next()
+            token, after = self.peek(), self.tokens[self.at + 1]
+            if not (token.kind == "name" and after.kind == "op" and after.text == "="):
+                break
+            definition = self.parse_definition(definitions)
+            definitions[definition.name] = definition
+            if self.peek().kind == "end":
+                raise self.error(f"{definition.name!r} is defined, but no expression follows", self.peek().pos,
+                                 hint=f"to compare, write ==; a model ends with the expression to differentiate: "
+                                 f"{definition.name} = …; sum({definition.name}**2)")
+            if not self.separator():
+                token = self.peek()
+                raise self.error(f"unexpected {_describe(token)} after the definition of {definition.name!r}",
+                                 token.pos, hint="end a definition with ; or a new line")
+        if self.peek().kind == "end":
+            raise self.error("the expression is empty", self.peek().pos, hint='e.g. jaccli grad "x**2*y" --at 1,2')
+        self.newlines_are_spaces()
+        root = self.parse_expr(0)
+        while self.peek().kind == "op" and self.peek().text == ";":
+            self.next()
+        token = self.peek()
+        if token.kind == "name" and self.tokens[self.at + 1].text == "=":
+            raise self.error(f"a definition of {token.text!r} after the final expression", token.pos,
+                             hint="definitions (NAME = …) come first, the expression to differentiate last")
+        self.expect_end()
+        _check_references(self.text, tuple(definitions.values()), root)
+        return tuple(definitions.values()), root
+
+    def parse_definition(self, earlier: dict[str, Definition]) -> Definition:
+        name = self.next()
+        self.next()  # '='
+        if name.text in earlier:
+            raise self.error(f"{name.text!r} is defined twice", name.pos,
+                             hint=f"give the second one another name (the first is at position {earlier[name.text].pos + 1})")
+        if functions.canonical_name(name.text) or name.text in functions.CONSTANTS or name.text == "T":
+            what = "a constant" if name.text in functions.CONSTANTS else "a function" if name.text != "T" else "reserved"
+            raise self.error(f"{name.text!r} is {what}: it cannot be defined", name.pos,
+                             hint="choose another name for the definition")
+        if self.separator() or self.peek().kind == "end":
+            raise self.error(f"the definition of {name.text!r} has no value", self.peek().pos)
+        return Definition(name.text, self.parse_expr(0), name.pos)
+
     def parse_expr(self, min_power: int) -> Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
@@ -131,10 +203,19 @@ class _Parser:
             while self.peek().text in ("+", "-") and self.peek().kind == "op":
                 terms.append((self.next().text, self.parse_expr(6)))
             return self.node(fold(Add(tuple(terms), pos=left.pos), self.text))
-        if op in ("*", "/"):
+        if op in ("*", "/", "@"):  # one precedence, left to right: a * B @ x is (a*B) @ x
             factors = [("*", left)]
-            while self.peek().text in ("*", "/") and self.peek().kind == "op":
-                factors.append((self.next().text, self.parse_expr(7)))
+            while self.peek().text in ("*", "/", "@") and self.peek().kind == "op":
+                token = self.next()
+                right = self.parse_expr(7)
+                if token.text != "@":
+                    factors.append((token.text, right))
+                    continue
+                so_far = factors[0][1] if len(factors) == 1 else self.node(fold(Mul(tuple(factors), pos=left.pos),
+                                                                                   self.text))
+                factors = [("*", self.node(MatMul(so_far, right, pos=token.pos)))]
+            if len(factors) == 1:
+                return factors[0][1]
             return self.node(fold(Mul(tuple(factors), pos=left.pos), self.text))
         if op in _COMPARISONS:
             ops, operands = [], [left]
@@ -230,44 +311,80 @@ class _Parser:
         if canonical is None:
             raise unknown_function(name.text, self.text, name.pos)
         signature = functions.SIGNATURES[canonical]
-        axis = None
+        static: dict[str, object] = {}
         for key, (pos, value) in keywords.items():
-            if key != "axis" or not signature.axis:
-                raise self.error(
-                    f"{canonical}() takes no argument {key!r}", pos,
-                    hint="reductions (sum, prod, mean, norm, logsumexp, min, max) take axis=",
-                )
-            axis = self.axis_value(value)
-        if signature.axis and canonical not in ("min", "max") and len(args) == 2 and axis is None:
-            axis = self.axis_value(args.pop())
-        count = len(args)
-        if count < signature.min_args or (signature.max_args >= 0 and count > signature.max_args):
-            expected = (
-                f"{signature.min_args}" if signature.min_args == signature.max_args
-                else f"at least {signature.min_args}" if signature.max_args < 0
-                else f"{signature.min_args} to {signature.max_args}"
-            )
-            raise self.error(
-                f"{canonical}() takes {expected} argument{'s' if expected != '1' else ''}, but got {count}",
-                name.pos, hint=signature.doc or None,
-            )
-        if axis is not None and canonical in ("min", "max") and count > 1:
+            if key not in signature.keywords:
+                takes = ", ".join(f"{k}=" for k in signature.keywords)
+                raise self.error(f"{canonical}() takes no argument {key!r}", pos,
+                                 hint=f"{canonical}() takes {takes}" if takes else signature.doc or None)
+            static[key] = self.static_value(key, value)
+        arrays = signature.max_args if signature.max_args >= 0 else len(args)
+        if len(args) > arrays:  # positional constant parameters, in order: sum(x, 1), norm(x, 1), roll(x, 2)
+            extra, args = args[arrays:], args[:arrays]
+            if len(extra) > len(signature.static):
+                raise self.error(f"{canonical}() takes {_count(signature)}, but got {arrays + len(extra)}",
+                                 name.pos, hint=signature.doc or None)
+            for key, value in zip(signature.static, extra):
+                if key in static:
+                    raise self.error(f"{canonical}() got {key} twice", value.pos)
+                static[key] = self.static_value(key, value)
+        if len(args) < signature.min_args:
+            raise self.error(f"{canonical}() takes {_count(signature)}, but got {len(args)}", name.pos,
+                             hint=signature.doc or None)
+        missing = [key for key in signature.static[: signature.required] if key not in static]
+        if missing:
+            raise self.error(f"{canonical}() needs its {missing[0]} argument", name.pos, hint=signature.doc or None)
+        self.check_sizes(canonical, static, name.pos)
+        if static.get("axis") is not None and canonical in ("min", "max") and len(args) > 1:
             raise self.error(f"{canonical}() of several arguments is elementwise and takes no axis", name.pos)
-        return Call(canonical, tuple(args), axis, pos=name.pos)
+        return Call(canonical, tuple(args), tuple(static.items()), pos=name.pos)
 
-    def axis_value(self, node: Node) -> int | tuple[int, ...]:
-        if isinstance(node, List):
-            return tuple(self.integer(item, "an axis") for item in node.items)
-        return self.integer(node, "an axis")
+    def check_sizes(self, name: str, static: dict, pos: int) -> None:
+        """Constant arrays and repeated differences are bounded before anything is built."""
+        if name in functions.CONSTRUCTORS:
+            shape = (static["n"], static.get("m", static["n"])) if name == "eye" else static["shape"]
+            shape = shape if isinstance(shape, tuple) else (shape,)
+            if any(size < 0 for size in shape):
+                raise self.error(f"{name}() of a negative size {shape}", pos)
+            entries = 1
+            for size in shape:
+                entries *= size
+            if entries > MAX_CONSTANT_ENTRIES:
+                raise self.error(f"{name}() of shape {shape} has {entries:,} entries (the limit is "
+                                 f"{MAX_CONSTANT_ENTRIES:,})", pos, hint="give large constant arrays in --at")
+        if name == "diff" and not 0 <= static.get("n", 1) <= MAX_DIFFERENCES:
+            raise self.error(f"diff()'s n is between 0 and {MAX_DIFFERENCES}", pos)
+
+    def static_value(self, key: str, node: Node):
+        """A constant parameter: an integer, integers (one or a tuple), or a number such as inf (norm's ord)."""
+        kind = functions.STATIC_KINDS[key]
+        if kind == "number":
+            value = node.operand if isinstance(node, Unary) and node.op == "-" else node
+            if isinstance(value, Const) and value.name == "inf":
+                return float("-inf") if value is not node else float("inf")
+            if isinstance(node, Num):
+                return int(node.value) if node.value.denominator == 1 else float(node.value)
+            raise self.error(f"{key} must be a constant number, like 1, 2 or inf", node.pos)
+        if kind == "integers" and isinstance(node, List):
+            return tuple(self.integer(item, f"each entry of {key}") for item in node.items)
+        return self.integer(node, "an axis" if key == "axis" else key)
 
     def parse_postfix(self, node: Node) -> Node:
-        chain = 0  # x[0][1]…: each subscript nests the tree one level deeper
-        while self.peek().text == "[" and self.peek().kind == "op":
+        chain = 0  # x[0][1]… and A.T.T: each subscript or attribute nests the tree one level deeper
+        while self.peek().text in ("[", ".") and self.peek().kind == "op":
             opening = self.next()
             chain += 1
             if self.depth + chain > MAX_DEPTH:
-                raise self.error(f"expression nested too deeply (more than {MAX_DEPTH} levels of subscripts "
-                                 "and brackets)", opening.pos, hint="index several axes at once: X[1, 2]")
+                raise self.error(f"expression nested too deeply (more than {MAX_DEPTH} levels of subscripts, "
+                                 "attributes and brackets)", opening.pos, hint="index several axes at once: X[1, 2]")
+            if opening.text == ".":
+                attribute = self.peek()
+                if attribute.kind != "name" or attribute.text != "T":
+                    raise self.error(f"unexpected {_describe(attribute)} after '.'", attribute.pos,
+                                     hint="the one attribute is .T (the transpose); functions are called: sum(x)")
+                self.next()
+                node = self.node(Call("transpose", (node,), pos=opening.pos))
+                continue
             items = []
             while True:
                 items.append(self.parse_subscript())
@@ -315,6 +432,28 @@ class _Parser:
                 hint="float64 holds about 1.8e308 at the most and 5e-324 at the least",
             )
         return Fraction(text)
+
+
+def _count(signature: functions.Signature) -> str:
+    """How many arguments a function takes, in words: '1 argument', '1 to 3 arguments'."""
+    low, high = signature.min_args, signature.max_args
+    if high >= 0:
+        high += len(signature.static)
+    expected = f"{low}" if low == high else f"at least {low}" if high < 0 else f"{low} to {high}"
+    return f"{expected} argument{'s' if expected != '1' else ''}"
+
+
+def _check_references(text: str, definitions: tuple[Definition, ...], root: Node) -> None:
+    """A definition uses variables and earlier definitions only: not itself, not a later one."""
+    order = {d.name: i for i, d in enumerate(definitions)}
+    for i, definition in enumerate(definitions):
+        for node in walk(definition.value):
+            if isinstance(node, Var) and order.get(node.name, -1) >= i:
+                if node.name == definition.name:
+                    raise ParseError(f"the definition of {node.name!r} refers to itself", text, node.pos,
+                                     hint="a definition is computed once from variables and earlier definitions")
+                raise ParseError(f"{node.name!r} is used before its definition", text, node.pos,
+                                 hint=f"move the definition of {node.name!r} before this one")
 
 
 def unknown_function(name: str, text: str, pos: int) -> UnknownNameError:

@@ -27,13 +27,16 @@ def natural_key(name: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def variable_uses(root: Node) -> dict[str, VariableUse]:
+def variable_uses(*roots: Node, exclude=frozenset()) -> dict[str, VariableUse]:
+    """How the trees under `roots` (a model's definitions and final expression) use each variable; the names
+    in `exclude` (the defined ones) are not variables."""
     ranks: dict[str, set] = {}
     sizes: dict[str, int] = {}
     known: dict[str, bool] = {}
     subscripted = set()
-    for node in walk(root):
-        if isinstance(node, Index) and isinstance(node.target, Var):
+    every = [node for root in roots for node in walk(root)]
+    for node in every:
+        if isinstance(node, Index) and isinstance(node.target, Var) and node.target.name not in exclude:
             subscripted.add(id(node.target))
             name = node.target.name
             ranks.setdefault(name, set()).add(len(node.items))
@@ -43,8 +46,8 @@ def variable_uses(root: Node) -> dict[str, VariableUse]:
             only_ints = len(node.items) == 1 and isinstance(first, int)
             known[name] = known.get(name, True) and only_ints
     uses = {}
-    for node in walk(root):
-        if isinstance(node, Var):
+    for node in every:
+        if isinstance(node, Var) and node.name not in exclude:
             name = node.name
             if id(node) not in subscripted:
                 ranks.setdefault(name, set()).add(0)
