@@ -144,7 +144,7 @@ def test_closed_pipe_exits_0():
     (["grad", "sinn(x)", "--at", "1"], "unknown function 'sinn'"),
     (["eval", "x**2*y", "--at", "1"], "expected 2 values (x, y), but got 1"),
     (["eval", "x", "--at", "x=@/nonexistent/x.npy"], "cannot read"),
-    (["eval", "x + y", "--at", "x=[1,2,3],y=[1,2]"], "shapes don't fit"),
+    (["eval", "x + y", "--at", "x=[1,2,3],y=[1,2]"], "x + y: (3,) + (2,) do not fit"),
     (["eval", "x[5]", "--at", "x=[1,2,3]"], "index 5 is out of range"),
     (["grad", "[x, y]", "--at", "1,2"], "`grad` needs a scalar expression"),
     (["hessian", "sum(x**2)", "--at", "x=zeros(100000)"], "would take 80.0 GB"),

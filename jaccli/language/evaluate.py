@@ -33,6 +33,10 @@ def _balanced(combine, values: list):
     return values[0]
 
 
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 class UnsupportedError(JaccliError):
     """A node kind or function that this evaluator has no rule for."""
 
@@ -73,6 +77,24 @@ class Emitter:
         return ShapeError(prefix + detail, text=self.text, position=node.pos,
                           hint="`jaccli inspect EXPR --at …` shows the shape of each variable")
 
+    def check_broadcast(self, node: nodes.Node, operands) -> None:
+        """Elementwise operands (symbol, node, value) whose shapes do not broadcast: the operator, both shapes and
+        a caret at the operand that does not fit, before any array module says it in its own words."""
+        shape, so_far = None, None
+        for symbol, child, value in operands:
+            here = tuple(self.xp.shape(value))
+            if shape is not None:
+                try:
+                    shape = tuple(self.xp.broadcast_shapes(shape, here))
+                except ValueError:
+                    left = _short(nodes.format_node(so_far)) if so_far is not None else "…"
+                    raise self.shape_error(child, f"{left} {symbol} {_short(nodes.format_node(child))}: "
+                                           f"{shape} {symbol} {here} do not fit", prefix="") from None
+            else:
+                shape = here
+            so_far = child if so_far is None else node
+        return None
+
     def constant(self, value):
         return self.xp.asarray(value, self.dtype)
 
@@ -108,12 +130,13 @@ class Emitter:
         return self.xp.logical_not(value) if node.op == "not" else self.xp.negative(value)
 
     def _emit_Add(self, node: nodes.Add, env):
+        values = [self.emit(t, env) for _, t in node.terms]
+        self.check_broadcast(node, [(op, t, v) for (op, t), v in zip(node.terms, values)])
         if len(node.terms) > BALANCE:  # a long sum as a balanced tree: depth log n, so XLA compiles it fast
-            values = [self.emit(t, env) if op == "+" else self.xp.negative(self.emit(t, env)) for op, t in node.terms]
+            values = [v if op == "+" else self.xp.negative(v) for (op, _), v in zip(node.terms, values)]
             return _balanced(self.xp.add, values)
         total = None
-        for op, term in node.terms:  # left to right, as Python and NumPy would
-            value = self.emit(term, env)
+        for (op, term), value in zip(node.terms, values):  # left to right, as Python and NumPy would
             if total is None:
                 total = value if op == "+" else self.xp.negative(value)
             else:
@@ -121,14 +144,15 @@ class Emitter:
         return total
 
     def _emit_Mul(self, node: nodes.Mul, env):
+        values = [self.emit(f, env) for _, f in node.factors]
+        self.check_broadcast(node, [(op, f, v) for (op, f), v in zip(node.factors, values)])
         if len(node.factors) > BALANCE:  # numerator and denominator each a balanced product
-            top = [self.emit(f, env) for op, f in node.factors if op == "*"]
-            bottom = [self.emit(f, env) for op, f in node.factors if op == "/"]
+            top = [v for (op, _), v in zip(node.factors, values) if op == "*"]
+            bottom = [v for (op, _), v in zip(node.factors, values) if op == "/"]
             product = _balanced(self.xp.multiply, top)
             return self.xp.true_divide(product, _balanced(self.xp.multiply, bottom)) if bottom else product
-        product = self.emit(node.factors[0][1], env)
-        for op, factor in node.factors[1:]:
-            value = self.emit(factor, env)
+        product = values[0]
+        for (op, _), value in zip(node.factors[1:], values[1:]):
             product = self.xp.multiply(product, value) if op == "*" else self.xp.true_divide(product, value)
         return product
 
@@ -137,7 +161,9 @@ class Emitter:
         exponent = node.exponent
         if isinstance(exponent, nodes.Num) and exponent.value.denominator == 1 and abs(exponent.value) < 2**31:
             return self.xp.power(base, int(exponent.value))  # lax.integer_pow: exact, fine at x < 0
-        return self.xp.power(base, self.emit(exponent, env))
+        power = self.emit(exponent, env)
+        self.check_broadcast(node, [("**", node.base, base), ("**", exponent, power)])
+        return self.xp.power(base, power)
 
     def _emit_MatMul(self, node: nodes.MatMul, env):
         left, right = self.emit(node.left, env), self.emit(node.right, env)
@@ -152,6 +178,7 @@ class Emitter:
 
     def _emit_Compare(self, node: nodes.Compare, env):
         values = [self.emit(o, env) for o in node.operands]
+        self.check_broadcast(node, [(op, o, v) for op, o, v in zip(("",) + node.ops, node.operands, values)])
         result = None
         for op, left, right in zip(node.ops, values, values[1:]):
             test = getattr(self.xp, _COMPARE[op])(left, right)
