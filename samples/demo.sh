@@ -17,6 +17,10 @@ run grad "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)" --at "x=[0.5, 0.5, 0.5,
 run hvp "sum(tanh(X)**2)" --at "X=@$here/X.npy" --v "@$here/V.npy" -f csv
 run jacobian @"$here/robot_arm.txt" --at l1=1,l2=0.5,theta1=pi/4,theta2=pi/3 --wrt theta1,theta2 -f table
 run inspect "where(x > 0, sqrt(x), -x**2)"
+run hessian @"$here/gaussian.txt" --wrt x --at "x=[1.5,0.25]" --at "mu=[0.5,-1]" --at "S=[[2,0.5],[0.5,1]]" -f table
+run jacobian @"$here/network.txt" --wrt x --at "x=[0.5,-1,2]" --at "W1=random((4, 3), seed=1)" --at "b1=zeros(4)" \
+  --at "W2=random((2, 4), seed=2)" --at "b2=zeros(2)" -f table
+run grad @"$here/least_squares.txt" --wrt x --at "x=[1,-1]" --at "A=[[1,0],[1,1],[1,2]]" --at "b=[1,2,2]" -f plain
 printf '\n$ printf "1,2\\n0.5,-1\\n" | jaccli hessian "x**2*y + y**3" --at - -f csv\n'
 printf '1,2\n0.5,-1\n' | "$jaccli" hessian "x**2*y + y**3" --at - -f csv
 run derivative "x**3 + 2*x**2 - 3*x + 1" --at 2 --order 3 -f plain

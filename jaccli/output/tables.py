@@ -34,7 +34,8 @@ def to_table(result, console, *, precision: int | None = None, full: bool = Fals
     number = table_number(precision)
     plan = result.plan
     matrices = _as_matrices(result)
-    title = f"{plan.command.title} of {_short(str(plan.expression))} at {_point_text(result.point)}"
+    named = plan.request.expr if plan.request.expr.startswith("@") else str(plan.expression)  # a model file: its name
+    title = f"{plan.command.title} of {_short(named)} at {_point_text(result.point)}"
     console.print(Text(title, style=TITLE))
     summarized = False
     for name, rows, columns, matrix in matrices:
@@ -229,8 +230,8 @@ def _point_text(point: dict) -> str:
         value = np.asarray(value)
         if value.ndim == 0:
             parts.append(f"{name}={float(value):.6g}")
-        elif value.size <= 4:
-            parts.append(f"{name}=[{', '.join(f'{float(v):.4g}' for v in value.reshape(-1))}]")
+        elif value.ndim == 1 and value.size <= 4:
+            parts.append(f"{name}=[{', '.join(f'{float(v):.4g}' for v in value)}]")
         else:
             parts.append(f"{name}=<{'×'.join(map(str, value.shape))} array>")
     text = ", ".join(parts)
