@@ -586,6 +586,34 @@ def test_many_points_each_with_its_matrix(tmp_path):
     np.testing.assert_allclose(got, np.array(expected), **EXACT)
 
 
+@pytest.mark.parametrize("form", ["header", "unnamed", "stream"])
+def test_held_values_beside_csv_points_and_a_stream(tmp_path, form):
+    """--at a=3 holds a for every point; the CSV rows (by header, or in order) and a stream give x0, x1."""
+    rows = [[1.0, 2.0], [0.5, -1.0], [-2.0, 0.25]]
+    body = "".join(f"{x0},{x1}\n" for x0, x1 in rows)
+    points = tmp_path / "points.csv"
+    points.write_text(("x1,x0\n" + "".join(f"{x1},{x0}\n" for x0, x1 in rows)) if form == "header" else body)
+    source = "-" if form == "stream" else f"@{points}"
+    ran = jaccli("grad", "(a*x0 + x1)**2 * a", "--wrt", "x0,x1", "--at", "a=3", "--at", source, "-f", "csv",
+                 input=body if form == "stream" else None)
+    assert ran.returncode == 0, ran.stderr
+    got = np.loadtxt(ran.stdout.splitlines()[1:], delimiter=",")[:, -2:]
+    expected = np.array([[2 * 3 * (3 * x0 + x1) * 3, 2 * 3 * (3 * x0 + x1)] for x0, x1 in rows])  # d/dx0, d/dx1
+    if form == "header":  # a header sets the variable order, as --at x1=…,x0=… would
+        assert ran.stdout.splitlines()[0].endswith("df/dx1,df/dx0")
+        expected = expected[:, ::-1]
+    np.testing.assert_allclose(got, expected, **EXACT)
+
+
+def test_held_values_and_records_do_not_overlap(tmp_path):
+    points = tmp_path / "points.jsonl"
+    points.write_text('{"x": [1, 2], "A": [[1, 0], [0, 1]]}\n')
+    ran = jaccli("grad", "sum((A @ x)**2)", "--wrt", "x", "--at", "A=[[1,2],[3,4]]", "--at", f"@{points}")
+    assert ran.returncode == 2 and "which --at holds for every point" in ran.stderr
+    ran = jaccli("grad", "sum((A @ x)**2)", "--wrt", "x", "--at", "[[1,2],[3,4]]", "--at", f"@{points}")
+    assert ran.returncode == 2 and ran.stderr.startswith("error: beside a file or stream of points, --at values are named")
+
+
 def _mentions(document, name: str, shapes) -> bool:
     """Whether some object of the JSON names `name` (as a key or a value) beside one of `shapes`."""
     if isinstance(document, dict):
