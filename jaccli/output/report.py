@@ -37,7 +37,9 @@ def summarize(report) -> dict:
     order = result.plan.order
     what = result.command.name if order is None else (
         f"derivative of order {order}" if isinstance(order, int) else "∂/" + "".join(f"∂{v}" for v in order))
-    return {"command": "check", "of": what, "expr": result.expression.text, "variables": list(result.layout.names),
+    source = result.plan.request.expr
+    return {"command": "check", "of": what, "expr": result.expression.text,
+            **({"file": source[1:]} if source.startswith("@") else {}), "variables": list(result.layout.names),
             "point": {k: np.asarray(v).tolist() for k, v in result.point.items()}, "shape": list(result.value.shape),
             "mode": result.mode, "dtype": result.dtype, "ok": report.ok, "rtol": report.rtol, "atol": report.atol,
             "references": references, "skipped": report.skipped}
@@ -54,5 +56,6 @@ def summary_line(data: dict) -> str:
                      "or SymPy's exact value agrees with AD)")
         parts.append(part)
     verdict = "ok" if data["ok"] else "FAIL"
-    text = f"{verdict}: {data['of']} of {data['expr']}: " + "; ".join(parts or ["no reference to compare with"])
+    shown = f"@{data['file']}" if "file" in data else data["expr"]
+    text = f"{verdict}: {data['of']} of {shown}: " + "; ".join(parts or ["no reference to compare with"])
     return text + f" [rtol {data['rtol']:g}, atol {data['atol']:g}]"
