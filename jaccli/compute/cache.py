@@ -165,13 +165,11 @@ def enable_xla_cache(jax) -> None:
 
 @functools.cache
 def _source_hash() -> str:
-    """A hash of jaccli's own modules (names, sizes, times): a changed jaccli never reuses an old executable."""
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parents[1]
-    for path in sorted(package.rglob("*.py")):
-        info = path.stat()
-        digest.update(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns};".encode())
-    return digest.hexdigest()[:16]
+    """A hash of jaccli's own modules (names, sizes, times) as this process found them when it started: a
+    changed jaccli never reuses an old executable, and a file changed during a run does not relabel it."""
+    from .. import SOURCE_STATS
+
+    return hashlib.sha256(SOURCE_STATS.encode()).hexdigest()[:16]
 
 
 def executable_key(**parts) -> str:
@@ -184,8 +182,10 @@ def executable_key(**parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load_executable(key: str, device):
-    """(compiled, metadata) from the cache, or None (missing, untrusted, another key's, or corrupt)."""
+def load_executable(key: str, device, devices: list | None = None):
+    """(compiled, metadata) from the cache, or None (missing, untrusted, another key's, or corrupt).
+
+    `devices`: every device a sharded executable runs on (--devices), else `device` alone."""
     data = _read_entry(key)
     if data is None:
         return None
@@ -203,7 +203,8 @@ def load_executable(key: str, device):
         in_tree = jax.tree_util.tree_structure(((0, 0, 0), {}))
         out_tree = jax.tree_util.tree_structure((0, 0))  # (the result, whether f is finite)
         compiled = serialize_executable.deserialize_and_load(payload, in_tree, out_tree,
-                                                             backend=device.client, execution_devices=[device])
+                                                             backend=device.client,
+                                                             execution_devices=devices or [device])
         return compiled, metadata
     except Exception:  # noqa: BLE001 - a bad entry is never the user's error: recompile and replace it
         return None
