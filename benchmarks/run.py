@@ -4,7 +4,7 @@ Every row is a whole process (wall time, peak RSS), run several times with the
 jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
-    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|batch|large|stream]
+    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -271,16 +272,63 @@ def stream(rounds: int = 20, n: int = 2000) -> None:
     print(f"\nEvery answer equals 12·x²·v: {right}.")
 
 
+def model(runs: int) -> None:
+    """benchmarks/model30.txt (30 definitions, x of size 100, matrix constants held with --wrt x) beside the
+    same function written in jax.numpy: whole processes that parse, trace, compile, run and print."""
+    import numpy as np
+
+    work = Path(tempfile.mkdtemp(prefix="jaccli-bench-model-"))
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(100, 100)) / 10
+    arrays = {"x": rng.normal(size=100), "W1": rng.normal(size=(64, 100)) / 10, "b1": rng.normal(size=64) / 10,
+              "W2": rng.normal(size=(32, 64)) / 8, "b2": rng.normal(size=32) / 10, "w3": rng.normal(size=32),
+              "K": A @ A.T + np.eye(100), "m": rng.uniform(0.5, 1.5, size=100), "t": np.linspace(0, 1, 100)}
+    for name, value in arrays.items():
+        np.save(work / f"{name}.npy", value)
+    at = [option for name in arrays for option in ("--at", f"{name}=@{work / name}.npy")]
+    caches = work / "caches"
+
+    def jaccli(job: str, cache: str):  # "first": a cache emptied before every run; "repeat": one kept warm
+        env = ["JACCLI_NO_CACHE=1"] if cache == "off" else [f"JACCLI_CACHE_DIR={caches / job / cache}"]
+        return ["env", *env, JACCLI, job, f"@{HERE / 'model30.txt'}", "--wrt", "x", *at, "-f", "plain"]
+
+    def clear(name):
+        if name.endswith("(first call)"):
+            shutil.rmtree(caches / name.split()[1] / "first", ignore_errors=True)
+
+    rows, baseline = {"python -c 'import jax'": [PYTHON, "-c", "import jax"]}, {}
+    for job in ("grad", "hessian"):
+        plain = f"plain JAX {job}"
+        rows[plain] = [PYTHON, str(HERE / "scripts" / "plain_model.py"), job, str(work)]
+        baseline[plain] = "python -c 'import jax'"
+        for cache, label in (("first", "first call"), ("off", "JACCLI_NO_CACHE=1"), ("repeat", "repeat call")):
+            rows[f"jaccli {job} ({label})"] = jaccli(job, cache)
+            baseline[f"jaccli {job} ({label})"] = plain
+    for job in ("grad", "hessian"):  # warm the repeat rows' caches once
+        run_once(jaccli(job, "repeat"))
+    results = measure(rows, runs, before=clear)
+    same = all(subprocess.run(jaccli(job, "off"), capture_output=True, check=True).stdout
+               == subprocess.run(rows[f"plain JAX {job}"], capture_output=True, check=True).stdout
+               for job in ("grad", "hessian"))
+    ratios = ", ".join(f"{job} {results[f'jaccli {job} (first call)'][0] / results[f'plain JAX {job}'][0]:.2f}×"
+                       for job in ("grad", "hessian"))
+    table("Model file: benchmarks/model30.txt (30 definitions, n = 100), one point, whole process", results,
+          baseline, {"goal": f"First call (compile included) / plain JAX: {ratios}; the goal is at most 1.2×.",
+                     "same": f"jaccli's output is byte-identical to the plain script's: {same}."})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["latency", "batch", "large", "in-process", "stream"])
+    parser.add_argument("--only", choices=["latency", "model", "batch", "large", "in-process", "stream"])
     args = parser.parse_args()
     if args.only != "in-process":
         print(f"# jaccli benchmarks ({os.cpu_count()} cores, {args.runs} runs each, medians)")
     if args.only in (None, "latency"):
         latency(args.runs)
+    if args.only in (None, "model"):
+        model(args.runs)
     if args.only in (None, "batch"):
         batch(args.runs, args.points)
     if args.only == "in-process":
