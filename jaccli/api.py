@@ -61,11 +61,14 @@ def _names(value) -> tuple[str, ...] | None:
 
 
 def _request(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, partial=None,
-             **options) -> Request:
-    """The Request the CLI would make: point and vectors read from Python values, names from lists or strings;
-    every other option (mode, dtype, device, order, with_value, max_memory, chunk_size, no_cache) as it is."""
+             devices=None, **options) -> Request:
+    """The Request the CLI would make: point and vectors read from Python values, names from lists or strings,
+    devices a number or "all"; every other option (mode, dtype, device, order, with_value, max_memory,
+    chunk_size, no_cache) as it is."""
+    from .compute.devices import parse_devices
+
     return Request(command, expr, at=_inputs(at, "at"), v=_inputs(v, "v"), u=_inputs(u, "u"), vars=_names(vars),
-                   wrt=_names(wrt), partial=_names(partial), **options)
+                   wrt=_names(wrt), partial=_names(partial), devices=parse_devices(devices), **options)
 
 
 def eval(expr: str, at=None, **options) -> Result:  # noqa: A001 - the command's name

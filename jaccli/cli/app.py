@@ -67,7 +67,7 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         command=command, expr=expr, at=shared.at, v=tuple(v or ()), u=tuple(u or ()), vars=shared.vars,
         wrt=shared.wrt, mode=mode.value if mode else None, dtype=shared.dtype, device=shared.device,
         max_memory=shared.max_memory, no_cache=shared.no_cache, chunk_size=shared.chunk_size, order=order,
-        partial=names(partial), with_value=with_value,
+        partial=names(partial), with_value=with_value, devices=shared.devices,
     )
     if symbolic or shared.fmt == "latex":
         from ..output.formula import write_formula

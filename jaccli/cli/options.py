@@ -85,6 +85,19 @@ ChunkSize = Annotated[Optional[int], typer.Option(
     show_default=False)]
 NoCache = Annotated[bool, typer.Option(
     "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
+
+
+def _devices(text: str) -> str:
+    """--devices N|all, checked at the edge: a number of devices (1 or more), or all."""
+    if text.strip().lower() == "all" or (text.strip().isdigit() and int(text) >= 1):
+        return text.strip().lower()
+    raise typer.BadParameter(f"takes a number of devices (1 or more) or 'all', not {text!r}")
+
+
+Devices = Annotated[str, typer.Option(
+    "--devices", metavar="N|all", callback=_devices,
+    help="Split many points (and vectors of 2²⁰ entries or more: grad, jvp, vjp, hvp) over this many local "
+         "devices of the platform, with JAX's sharding; more than there are is an error.")]
 Symbolic = Annotated[bool, typer.Option(
     "--symbolic", help="The derivative as a formula (SymPy), with the numbers when --at is given; "
                        "-f latex prints LaTeX.")]

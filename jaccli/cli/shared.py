@@ -19,6 +19,7 @@ from .options import (
     At, ChunkSize, DeviceOpt, DType, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
     Vars, Wrt,
 )
+from .options import Devices
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Shared:
     dtype: str = "float64"
     precision: int | None = None
     device: str | None = None
+    devices: int | None = None  # --devices N; None: all
     max_memory: int | None = None
     full: bool = False
     chunk_size: int | None = None
@@ -43,6 +45,7 @@ class Shared:
 _OPTIONS = {
     "at": (At, None), "vars": (Vars, None), "wrt": (Wrt, None), "fmt": (Fmt, None), "output": (Output, None),
     "dtype": (Dtype, DType.float64), "precision": (Precision, None), "device": (DeviceOpt, None),
+    "devices": (Devices, "all"),
     "max_memory": (MaxMemory, None), "full": (Full, False), "chunk_size": (ChunkSize, None),
     "skip_bad": (SkipBad, False), "fields": (Fields, None), "no_cache": (NoCache, False),
 }
@@ -67,6 +70,7 @@ def _shared(values: dict) -> Shared:
         at=tuple(values["at"] or ()), vars=names(values["vars"]), wrt=names(values["wrt"]), fmt=value(values["fmt"]),
         output=values["output"], dtype=value(values["dtype"]), precision=values["precision"],
         device=value(values["device"]), max_memory=parse_size(values["max_memory"]) if values["max_memory"] else None,
+        devices=None if values["devices"] == "all" else int(values["devices"]),
         full=values["full"], chunk_size=values["chunk_size"], skip_bad=values["skip_bad"],
         fields=parse_fields(values["fields"]), no_cache=values["no_cache"],
     )

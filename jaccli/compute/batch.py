@@ -24,6 +24,7 @@ from ..inputs.sources import held_texts, record_floats, record_source, record_sp
 from . import cache
 from .backend import device_name, load_jax, runtime_error, select_device
 from .budget import default_max_memory
+from .devices import choose, jit_points, point_mesh, round_up, span
 from .prepare import Plan, Request, bind, plan, read_expression
 
 MAX_CHUNK = 65536
@@ -45,6 +46,8 @@ class Chunk:
 class BatchRun:
     """Set up from a request; `results()` yields Chunks and BadRecords in input order."""
 
+    mesh = None  # several devices: the 1-D mesh the points split over (None: one device, no sharding)
+
     def __init__(self, request: Request, chunk_size: int | None = None, stdin=None,
                  fields: tuple[str, ...] | None = None):
         self.jax, _ = load_jax(cache.usable(request.no_cache))
@@ -54,7 +57,9 @@ class BatchRun:
         self.budget = default_max_memory() if request.max_memory is None else request.max_memory
         self.expression = read_expression(request.expr)
         self.device = select_device(request.device)
-        self.device_name = device_name(self.device)
+        self.devices = choose(request.devices, self.device)
+        self.mesh = point_mesh(self.devices)  # None for one device: today's path, exactly
+        self.device_name = device_name(self.device) if self.mesh is None else span(self.devices)
         self.sources = {opt: record_source(texts, opt) for texts, opt in
                         ((request.at, "--at"), (request.v, "--v"), (request.u, "--u"))}
         self.held = self._held(request.at)  # --at NAME=value beside the records: shared by every record
@@ -369,7 +374,7 @@ class BatchRun:
             chunk = max(1, min(limit, CHUNK_BYTES // per_point))
         if self.reader.ended:  # the whole input is known: padding beyond it is wasted work
             chunk = min(chunk, max(1, self.reader.records))
-        return chunk
+        return chunk if self.mesh is None else round_up(chunk, len(self.devices))  # even shards
 
     @staticmethod
     def _columns(layout: Layout):
@@ -389,7 +394,10 @@ class BatchRun:
 
         point_axis = None if self.fixed_point is not None else 0
         vector_axis = None if self.fixed_vector is not None else 0
-        return jax.jit(jax.vmap(counted, in_axes=(point_axis, point_axis, vector_axis)))
+        vmapped = jax.vmap(counted, in_axes=(point_axis, point_axis, vector_axis))
+        if self.mesh is None:
+            return jax.jit(vmapped)
+        return jit_points(vmapped, self.mesh, (point_axis == 0, point_axis == 0, vector_axis == 0))
 
     def _compute_all(self, indices: np.ndarray, parts: dict):
         for start in range(0, len(indices), self.chunk):
@@ -428,7 +436,8 @@ class BatchRun:
         for a stream (a co-process's lone line is computed alone; at most log₂(chunk) + 1 compiles)."""
         if not self.stream or count >= self.chunk:
             return self.chunk
-        return min(self.chunk, 1 << max(count - 1, 0).bit_length())
+        size = min(self.chunk, 1 << max(count - 1, 0).bit_length())
+        return size if self.mesh is None else round_up(size, len(self.devices))  # the chunk is a multiple too
 
 
 def _stack(run_parts: list[dict]) -> dict:

@@ -53,6 +53,7 @@ class Request:
     order: int | None = None  # derivative: the order of the tensor
     partial: tuple[str, ...] | None = None  # derivative: ∂ᵏf/∂x∂x∂y as ('x', 'x', 'y')
     with_value: bool = False  # f(x) too, in the same pass as ∇f
+    devices: int | None = None  # --devices: how many local devices to split over (None: all)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ..errors import JaccliError, warn
 from ..inputs.points import PointSpec
 from . import cache
 from .backend import device_name, load_jax, no_xla_cache, runtime_error, select_device
+from .devices import AlongZ, along_z, choose, point_mesh, span, value_size
 from .prepare import Plan, Request, bind, plan
 
 
@@ -71,6 +72,8 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
     jax, _ = load_jax()  # one point compiles apart from JAX's persistent cache: no need to open (and scan) it
     setup = bind(request, spec)
     device = select_device(request.device)
+    devices = choose(request.devices, device)
+    split = along_z(setup, devices)  # a long vector over several devices: z split along its length
     key = entry = None
     if use_cache:
         key = cache.executable_key(
@@ -78,17 +81,23 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
             chunk=request.chunk_size, budget=setup.budget if setup.command.blockwise else None,
             order=request.order, partial=request.partial, with_value=request.with_value,
             layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
-            device=(device.platform, device.device_kind, device.id))
-        entry = cache.load_executable(key, device)
+            device=(device.platform, device.device_kind, device.id),
+            **({"mesh": [d.id for d in devices]} if split else {}))
+        entry = cache.load_executable(key, device, devices if split else None)
     the_plan = plan(setup, tuple(entry[1]["out_shape"]) if entry else None)
     if entry is not None and entry[1].get("block") != the_plan.block:
         entry = None
     z, c, w = setup.z, setup.c, the_plan.vector
+    if split:
+        split = AlongZ(the_plan.checked_operator(), point_mesh(devices), setup.layout.z_size, w.size,
+                       value_size(the_plan))
+        z, c, w = split.arguments(z, c, w)
 
     def compile_fresh():
         # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
         with no_xla_cache(jax):
-            fresh = jax.jit(the_plan.checked_operator()).lower(z, c, w).compile()
+            function = split.function if split else jax.jit(the_plan.checked_operator())
+            fresh = function.lower(z, c, w).compile()
         if key is not None:
             cache.store_executable(key, fresh, {"out_shape": list(the_plan.out_shape), "block": the_plan.block})
         return fresh
@@ -103,7 +112,7 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
                 except (RuntimeError, ValueError, TypeError):  # a cached executable that won't run: replace it
                     entry = None
                     value, finite = compile_fresh()(z, c, w)
-            value = np.asarray(value)
+            value = split.value(value) if split else np.asarray(value)
     except JaccliError:
         raise
     except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
@@ -114,4 +123,5 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
     function_value = None
     if request.with_value:
         function_value, value = float(value[0]), value[1:]
-    return Result(the_plan, value.reshape(the_plan.shape), device_name(device), status, function_value)
+    return Result(the_plan, value.reshape(the_plan.shape), span(devices) if split else device_name(device), status,
+                  function_value)
