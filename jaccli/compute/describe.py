@@ -101,8 +101,11 @@ def system_info() -> dict:
         except metadata.PackageNotFoundError:
             return "not installed"
 
+    from .devices import describe_mesh, local_devices, point_mesh
+
     jax, _ = load_jax()
     device = select_device(None)  # a backend that won't start is an error here, not a traceback
+    local = local_devices(device)
     return {
         "jaccli": version("jaccli"),
         "python": platform.python_version(),
@@ -113,6 +116,11 @@ def system_info() -> dict:
         "backend": jax.default_backend(),
         "devices": [f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices()],
         "default device": f"{device.platform}:{device.id}",
+        "processes": jax.process_count(),
+        "process index": jax.process_index(),
+        "local devices": len(local),
+        "global devices": jax.device_count(device.platform),
+        "mesh (--devices all)": describe_mesh(point_mesh(local)),
         "default dtype": "float64",
         "memory budget": format_bytes(default_max_memory()) + " (--max-memory)",
         "cache": cache.describe(),
