@@ -1,0 +1,195 @@
+"""Many devices: the same commands under JAX_NUM_CPU_DEVICES=1, 2 and 8 give the same numbers.
+
+A process's device count is fixed when JAX starts, so each count is one process, which runs every command
+through `main` as the jaccli command does (`_DRIVER`), and says what it saw: the devices, whether the run
+was split over them, and how many times a batch function was traced. Few processes: each costs a JAX import.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import process_env
+
+ROSENBROCK = "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)"  # the halo: x[1:] beside x[:-1]
+LONG = 2**20 + 3  # above devices.LONG, and not a multiple of 2 or 8
+POINTS = 1001  # not a multiple of 2 or 8 either
+COUNTS = (1, 2, 8)
+
+# Runs each command line through `main` (stdin from "input"), in this one process, and prints JSON: the
+# devices JAX made, and per command its exit code, stderr, the traces of batch functions and the splits made.
+_DRIVER = r"""
+import json, sys
+import jax
+from jaccli.cli import main
+from jaccli.compute import batch, run
+from jaccli.env import Environment
+
+splits = {"points": 0, "z": 0}
+jit_points, along = batch.jit_points, run.AlongZ
+
+def counted(name, function):
+    def call(*args, **kwargs):
+        splits[name] += 1
+        return function(*args, **kwargs)
+    return call
+
+batch.jit_points, run.AlongZ = counted("points", jit_points), counted("z", along)
+done = []
+for item in json.loads(sys.argv[1]):
+    env = Environment.capture(item.get("input", "").encode(), tty=False)
+    before, traces = dict(splits), batch.TRACES["count"]
+    try:
+        code = main(item["args"], env)
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+    done.append({"code": code, "stdout": env.out_text(), "stderr": env.err_text(),
+                 "traces": batch.TRACES["count"] - traces, **{k: splits[k] - before[k] for k in splits}})
+print(json.dumps({"devices": len(jax.devices()), "runs": done}))
+"""
+
+
+def _commands(folder) -> dict:
+    """name → one command (and its stdin) run under every device count; results go to `folder`."""
+    at, v = f"x=@{folder / 'x.npy'}", f"@{folder / 'v.npy'}"
+    points = f"@{folder / 'points.npy'}"
+    return {
+        "jacobian": {"args": ["jacobian", "[x0**2*x1, sin(x2)*x0, exp(x1/4)]", "--at", points, "--chunk-size", "100",
+                              "-o", str(folder / "jacobian.npy")]},
+        "hessian": {"args": ["hessian", "x0**2*x1 + x1**3 + sin(x2)*x0", "--at", points,
+                             "-o", str(folder / "hessian.npy")]},
+        "hvp": {"args": ["hvp", "x0**2*x1 + x1**3 + sin(x2)*x0", "--at", points, "--v", "1,0.5,-1",
+                         "-o", str(folder / "hvp.npy")]},
+        "vectors": {"args": ["hvp", "x0**2*x1 + x1**3 + sin(x2)*x0", "--at", "1,2,0.5", "--v", "-", "-f", "json",
+                             "--fields", "value"], "input": "1,0,0\n0,1,0\n0,0,1\n0.5,-2,3\n1,1,1\n"},
+        "long hvp": {"args": ["hvp", ROSENBROCK, "--at", at, "--v", v, "-o", str(folder / "long_hvp.npy")]},
+        "long grad": {"args": ["grad", ROSENBROCK, "--at", at, "-o", str(folder / "long_grad.npy")]},
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """count → (what the process saw, each command's outcome by name, the folder of its results)."""
+    inputs = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(15)
+    np.save(inputs / "points.npy", rng.normal(size=(POINTS, 3)))
+    np.save(inputs / "x.npy", rng.normal(size=LONG))
+    np.save(inputs / "v.npy", rng.normal(size=LONG))
+    found = {}
+    for count in COUNTS:
+        folder = tmp_path_factory.mktemp(f"devices{count}")
+        for name in ("points.npy", "x.npy", "v.npy"):
+            (folder / name).symlink_to(inputs / name)
+        commands = _commands(folder)
+        extra = _extra(count, folder)
+        items = [*commands.values(), *extra.values()]
+        done = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(items)], capture_output=True, text=True,
+                              timeout=300, env=process_env({"JAX_NUM_CPU_DEVICES": str(count), "JAX_PLATFORMS": "cpu"}))
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout.splitlines()[-1])
+        found[count] = (report, dict(zip([*commands, *extra], report["runs"])), folder)
+    return found
+
+
+def _extra(count: int, folder) -> dict:
+    """Commands of one device count only: asking for more devices than there are, fewer, an odd number."""
+    if count == 2:
+        return {"too many": {"args": ["grad", "x**2*y", "--at", "1,2", "--devices", "4"]},
+                "too many, batch": {"args": ["grad", "x**2*y", "--at", "-", "--devices", "3"], "input": "1,2\n"}}
+    if count == 8:
+        stream = "".join(f"{i / 7},{1 - i / 3},{i % 3}\n" for i in range(11))
+        return {"info": {"args": ["info", "-f", "json"]},
+                "three": {"args": ["hvp", "x0**2*x1 + x1**3 + sin(x2)*x0", "--at", "-", "--v", "1,0.5,-1",
+                                   "--devices", "3", "-f", "json", "--fields", "index,value"], "input": stream},
+                "two, long": {"args": ["grad", ROSENBROCK, "--at", f"x=@{folder / 'x.npy'}", "--devices", "2",
+                                       "-o", str(folder / "long_grad_2.npy")]}}
+    return {}
+
+
+def test_each_process_has_the_devices_it_asked_for(runs):
+    """Fewer devices than asked (a JAX that ignores JAX_NUM_CPU_DEVICES) fails here: every check below
+    would otherwise pass on one device without testing anything."""
+    for count, (report, outcomes, _) in runs.items():
+        assert report["devices"] == count
+        for name, outcome in outcomes.items():
+            assert outcome["code"] == (2 if name.startswith("too many") else 0), (count, name, outcome["stderr"])
+
+
+@pytest.mark.parametrize("name", ["jacobian", "hessian", "hvp", "long hvp", "long grad"])
+@pytest.mark.parametrize("count", [2, 8])
+def test_many_devices_give_the_one_device_numbers(runs, name, count):
+    file = {"long hvp": "long_hvp.npy", "long grad": "long_grad.npy"}.get(name, f"{name}.npy")
+    one, many = (np.load(runs[c][2] / file) for c in (1, count))
+    assert many.shape == one.shape and np.isfinite(one).all()
+    np.testing.assert_allclose(many, one, rtol=1e-14, atol=0)
+
+
+def test_many_vectors_at_one_point_agree(runs):
+    values = {c: [json.loads(line)["value"] for line in runs[c][1]["vectors"]["stdout"].splitlines()]
+              for c in COUNTS}
+    assert len(values[1]) == 5
+    for count in (2, 8):
+        np.testing.assert_allclose(values[count], values[1], rtol=1e-14, atol=0)
+
+
+def test_batches_split_over_the_point_axis_with_one_compile(runs):
+    for count in COUNTS:
+        outcomes = runs[count][1]
+        for name in ("jacobian", "hessian", "hvp"):  # a file: every chunk padded to one size, a multiple of count
+            assert outcomes[name]["traces"] == 1, (count, name)
+            assert outcomes[name]["points"] == (0 if count == 1 else 1), (count, name)  # one device: no mesh
+
+
+def test_long_vectors_split_along_their_length_only_on_several_devices(runs):
+    for count in COUNTS:
+        outcomes = runs[count][1]
+        assert outcomes["long hvp"]["z"] == outcomes["long grad"]["z"] == (0 if count == 1 else 1)
+        assert outcomes["hvp"]["z"] == 0  # many points: split over the points, never along z
+
+
+def test_the_long_hvp_is_the_analytic_one(runs):
+    """An oracle beside the device counts: Rosenbrock's H·v by hand (a tridiagonal H)."""
+    x, v = np.load(runs[1][2] / "x.npy"), np.load(runs[1][2] / "v.npy")
+    diagonal = np.zeros_like(x)
+    diagonal[:-1] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    diagonal[1:] += 200
+    off = -400 * x[:-1]
+    want = diagonal * v
+    want[:-1] += off * v[1:]
+    want[1:] += off * v[:-1]
+    np.testing.assert_allclose(np.load(runs[8][2] / "long_hvp.npy"), want, rtol=1e-12, atol=1e-9)
+
+
+def test_more_devices_than_there_are_is_an_error_naming_both_counts(runs):
+    outcomes = runs[2][1]
+    for name in ("too many", "too many, batch"):
+        stderr = outcomes[name]["stderr"]
+        asked = "4" if name == "too many" else "3"
+        assert stderr.startswith(f"error: --devices {asked} asks for {asked} devices, but jaxlib finds 2 cpu devices")
+        assert f"JAX_NUM_CPU_DEVICES={asked}" in stderr and "Traceback" not in stderr
+        assert outcomes[name]["stdout"] == ""
+
+
+def test_fewer_devices_than_there_are_and_an_odd_number(runs):
+    report, outcomes, folder = runs[8]
+    one = np.load(runs[1][2] / "long_grad.npy")
+    np.testing.assert_allclose(np.load(folder / "long_grad_2.npy"), one, rtol=1e-14, atol=0)
+    assert outcomes["two, long"]["z"] == 1
+    three = [json.loads(line) for line in outcomes["three"]["stdout"].splitlines()]
+    assert [r["index"] for r in three] == list(range(11)) and outcomes["three"]["points"] == 1
+    rows = [[i / 7, 1 - i / 3, i % 3] for i in range(11)]
+    want = [[2 * y + x - np.cos(z), 2 * x + 3 * y, np.cos(z) + x * np.sin(z)]
+            for x, y, z in rows]  # H·v of x²y + y³ + sin(z)x along (1, 0.5, -1), by hand
+    np.testing.assert_allclose([r["value"] for r in three], want, rtol=1e-13, atol=1e-15)
+
+
+def test_info_shows_processes_devices_and_the_mesh(runs):
+    info = json.loads(runs[8][1]["info"]["stdout"])
+    assert info["processes"] == 1 and info["process index"] == 0
+    assert info["local devices"] == info["global devices"] == 8
+    assert info["mesh (--devices all)"] == "points: 8 over cpu:0-7"
