@@ -266,3 +266,32 @@ def info(ctx: typer.Context, fmt: ReportFmt = None) -> None:
     from ..output.write import write_description
 
     write_description(system_info(), fmt.value if fmt else None, ctx.obj)
+
+
+import enum  # noqa: E402 - `serve`'s imports, beside the one command that uses them
+
+from ..serve.policy import EAGER_CHOICES  # noqa: E402
+
+Eager = enum.Enum("Eager", {name: name for name in EAGER_CHOICES}, type=str)
+
+
+@app.command()
+def serve(ctx: typer.Context,
+          cache_size: Annotated[int, typer.Option(
+              "--cache-size", metavar="N", min=0,
+              help="Compiled functions kept in memory, the least recently used out first; 0: none.")] = 128,
+          eager: Annotated[Eager, typer.Option(
+              "--eager",
+              help="When a new expression of scalars is answered op by op instead of compiled (it is compiled "
+                   "when it comes again): auto, once that is faster for its kind of request; always; never.")]
+          = Eager.auto) -> None:
+    """Answer JSON requests on standard input, one a line: one JSON response a line, in order (README:
+    "Serving other programs"; docs/serve.schema.json).
+
+    Example: echo '{"id": 1, "command": "grad", "expr": "x**2*y", "at": [1, 2]}' | jaccli serve
+    """
+    import os
+
+    from ..serve import serve as answer_requests
+
+    answer_requests(ctx.obj, cache_size=cache_size, eager=eager.value, debug=bool(os.environ.get("JACCLI_DEBUG")))

@@ -7,12 +7,14 @@ XLA compile. The output shape of a cached function comes with its entry.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import JaccliError, warn
 from ..inputs.points import PointSpec
+from ..language.parse import Expression
 from . import cache
 from .backend import device_name, load_jax, no_xla_cache, runtime_error, select_device
 from .devices import AlongZ, along_z, choose, point_mesh, span, value_size
@@ -26,7 +28,7 @@ class Result:
     plan: Plan
     value: np.ndarray
     device: str  # cpu:0
-    cache: str = "off"  # hit, miss or off
+    cache: str = "off"  # hit, miss, off, or eager (`run(eager=True)`: op by op, nothing compiled)
     function_value: float | None = None  # --with-value
 
     command = property(lambda self: self.plan.command)
@@ -66,16 +68,26 @@ class Result:
         return self._table(120).export_html(inline_styles=True)
 
 
-def run(request: Request, spec: PointSpec | None = None) -> Result:
-    """Compute what `request.command` asks for at one point (`spec`, else request.at)."""
+def run(request: Request, spec: PointSpec | None = None, *, executables: MutableMapping | None = None,
+        eager: bool = False, expression: Expression | None = None) -> Result:
+    """Compute what `request.command` asks for at one point (`spec`, else request.at; `expression`:
+    request.expr already parsed).
+
+    `executables`: a long-lived caller's cache in memory (`jaccli serve`), key → (executable,
+    metadata), looked up before the disk cache and filled from it and from every compile.
+    `eager`: a key that neither cache holds runs op by op the first time (JAX's own dispatch, no XLA
+    compile of the whole function; the key is kept with the value None), and is compiled when it comes again.
+    """
     use_cache = cache.usable(request.no_cache)
+    memory = None if request.no_cache else executables
     jax, _ = load_jax()  # one point compiles apart from JAX's persistent cache: no need to open (and scan) it
-    setup = bind(request, spec)
+    setup = bind(request, spec, expression)
     device = select_device(request.device)
     devices = choose(request.devices, device)
     split = along_z(setup, devices)  # a long vector over several devices: z split along its length
     key = entry = None
-    if use_cache:
+    seen = False
+    if use_cache or memory is not None:
         key = cache.executable_key(
             command=request.command, mode=request.mode, dtype=request.dtype, expr=str(setup.expression),
             chunk=request.chunk_size, budget=setup.budget if setup.command.blockwise else None,
@@ -83,7 +95,16 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
             layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
             device=(device.platform, device.device_kind, device.id),
             **({"mesh": [d.id for d in devices]} if split else {}))
-        entry = cache.load_executable(key, device, devices if split else None)
+        if memory is not None:
+            seen = key in memory
+            entry = memory.get(key)
+        if entry is None and use_cache:
+            entry = cache.load_executable(key, device, devices if split else None)
+    if entry is None and eager and memory is not None and not seen:
+        result = _run_eagerly(setup, device)
+        if result is not None:
+            memory[key] = None  # seen once: compiled when it comes again
+            return result
     the_plan = plan(setup, tuple(entry[1]["out_shape"]) if entry else None)
     if entry is not None and entry[1].get("block") != the_plan.block:
         entry = None
@@ -98,8 +119,11 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
         with no_xla_cache(jax):
             function = split.function if split else jax.jit(the_plan.checked_operator())
             fresh = function.lower(z, c, w).compile()
-        if key is not None:
-            cache.store_executable(key, fresh, {"out_shape": list(the_plan.out_shape), "block": the_plan.block})
+        metadata = {"out_shape": list(the_plan.out_shape), "block": the_plan.block}
+        if use_cache:
+            cache.store_executable(key, fresh, metadata)
+        if memory is not None:
+            memory[key] = (fresh, metadata)
         return fresh
 
     try:
@@ -117,11 +141,59 @@ def run(request: Request, spec: PointSpec | None = None) -> Result:
         raise
     except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
         raise runtime_error(error, "try --device cpu, a smaller problem, or --dtype float32") from error
-    if not bool(finite) and setup.command.name != "eval":  # eval --with-value runs grad
-        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
+    if entry is not None and memory is not None:
+        memory[key] = entry  # from the disk cache: kept in memory too
     status = "off" if key is None else "hit" if entry is not None else "miss"
+    result = _result(the_plan, value, finite, device, status)
+    if split:
+        result.device = span(devices)  # cpu:0-7
+    return result
+
+
+def _result(the_plan: Plan, value: np.ndarray, finite, device, status: str) -> Result:
+    if not bool(finite) and the_plan.command.name != "eval":  # eval --with-value runs grad
+        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
     function_value = None
-    if request.with_value:
+    if the_plan.request.with_value:
         function_value, value = float(value[0]), value[1:]
-    return Result(the_plan, value.reshape(the_plan.shape), span(devices) if split else device_name(device), status,
-                  function_value)
+    return Result(the_plan, value.reshape(the_plan.shape), device_name(device), status, function_value)
+
+
+def _run_eagerly(setup, device) -> Result | None:
+    """The one-point answer op by op (`eager_value`), or None: compile it."""
+    found = eager_value(setup, device)
+    if found is None:
+        return None
+    the_plan, value, finite = found
+    return _result(the_plan, value, finite, device, "eager")
+
+
+def eager_value(setup, device) -> tuple[Plan, np.ndarray, bool] | None:
+    """(plan, value, whether f is finite) computed op by op, without compiling the whole function; None
+    (compile it) unless every variable is a scalar, and for a blockwise plan.
+
+    JAX compiles each primitive once a shape and keeps it, so in a long-lived process an expression of
+    scalars runs op by op without any compile once the primitives it uses have run; array variables bring
+    shapes (and slices) of their own, for which one compile of the whole function is cheaper than one a
+    primitive. f is computed first: its shape is the output shape (no tracing for it), its values say
+    whether it is finite.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if any(slot.shape != () for slot in setup.layout.slots):
+        return None
+    try:
+        with jax.default_device(device):
+            z, c = jnp.asarray(setup.z), jnp.asarray(setup.c)
+            f_value = setup.function(z, c)
+            the_plan = plan(setup, tuple(f_value.shape))
+            if the_plan.block is not None:
+                return None
+            value = np.asarray(the_plan.operator()(z, c, jnp.asarray(the_plan.vector)))
+            finite = bool(jnp.all(jnp.isfinite(f_value)))
+    except JaccliError:
+        raise
+    except (RuntimeError, MemoryError) as error:
+        raise runtime_error(error, "try --device cpu, a smaller problem, or --dtype float32") from error
+    return the_plan, value, finite

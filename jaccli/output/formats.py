@@ -30,8 +30,11 @@ def document(result, value, point) -> dict:
     return data
 
 
-def to_json(result) -> tuple[str, bool]:
-    """One JSON object; returns (text, whether a non-finite number was replaced)."""
+def to_json(result, head: dict | None = None, fields: tuple[str, ...] | None = None) -> tuple[str, bool]:
+    """One JSON object; returns (text, whether a non-finite number was replaced).
+
+    `head`: keys written first (`jaccli serve`'s id); `fields`: only these keys of the document, in this order.
+    """
     point = {name: np.asarray(array, dtype=np.float64) for name, array in result.point.items()}
     finite = np.isfinite(result.value).all() and all(np.isfinite(a).all() for a in point.values())
     if result.function_value is not None:
@@ -41,9 +44,16 @@ def to_json(result) -> tuple[str, bool]:
 
         data = document(result, np.ascontiguousarray(result.value, dtype=np.float64),
                         {name: a if a.ndim else float(a) for name, a in point.items()})
+        data = _selected(data, head, fields)
         return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n", False
     data = document(result, json_array(result.value)[0], {k: json_array(a)[0] for k, a in point.items()})
-    return json.dumps(data, allow_nan=False) + "\n", not finite
+    return json.dumps(_selected(data, head, fields), allow_nan=False) + "\n", not finite
+
+
+def _selected(data: dict, head: dict | None, fields: tuple[str, ...] | None) -> dict:
+    if fields is not None:
+        data = {name: data[name] for name in fields if name in data}
+    return {**head, **data} if head else data
 
 
 def json_array(array):
