@@ -145,6 +145,8 @@ def parse_request(line: str | bytes) -> dict:
 
     try:
         data = orjson.loads(line)
+        if isinstance(data, dict) and isinstance(data.get("id"), float):
+            raise orjson.JSONDecodeError("an id beyond 64 bits", "", 0)  # orjson made it a float: read it exactly
     except orjson.JSONDecodeError:
         try:  # integers beyond 64 bits are JSON too; NaN and Infinity are not
             data = json.loads(line, parse_constant=_refuse_constant)

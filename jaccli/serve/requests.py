@@ -69,6 +69,8 @@ def to_request(data: dict, command: str):
     if command == "check":  # as `jaccli check --of …` and jaccli.check
         command = "derivative" if (order or partial) and of in ("grad", "jacobian", "derivative") else of
         order = order if command == "derivative" else None
+    elif command == "inspect":  # as `jaccli inspect`: the expression read and bound as for eval
+        command = "eval"
     request = Request(
         command=command, expr=expr, at=_point(data, "at"), v=_point(data, "v"), u=_point(data, "u"),
         vars=_names(data, "vars"), wrt=_names(data, "wrt"),
