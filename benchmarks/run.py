@@ -4,7 +4,7 @@ Every row is a whole process (wall time, peak RSS), run several times with the
 jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
-    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream]
+    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream|devices]
 """
 
 from __future__ import annotations
@@ -317,11 +317,52 @@ def model(runs: int) -> None:
                      "same": f"jaccli's output is byte-identical to the plain script's: {same}."})
 
 
+def devices(runs: int, count: int, n: int) -> None:
+    """JAX_NUM_CPU_DEVICES=1, 2, 8: a batch split over the points (--devices all), an HVP split along x
+    (--devices d: over one process's CPU devices only when asked; Rosenbrock: a halo). On a CPU the devices
+    share the cores and the memory: this measures the cost of sharding (the goal: under 10%), not a speed-up."""
+    import numpy as np
+
+    work = Path(tempfile.mkdtemp(prefix="jaccli-bench-devices-"))
+    rng = np.random.default_rng(0)
+    np.save(work / "points.npy", rng.normal(size=(count, 3)))
+    for name in ("x", "v"):
+        np.save(work / f"{name}.npy", rng.normal(size=n))
+    rosenbrock = "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)"
+    rows, baseline = {}, {}
+    for job in ("batch", "hvp"):
+        for d in (1, 2, 8):
+            name = (f"jaccli jacobian, {count:,} points, {d} device{'s' * (d > 1)}" if job == "batch" else
+                    f"jaccli hvp, Rosenbrock n = {n:,}, {d} device{'s' * (d > 1)}")
+            args = (["jacobian", EXPR, "--mode", "fwd", "--at", f"@{work / 'points.npy'}"] if job == "batch" else
+                    ["hvp", rosenbrock, "--at", f"x=@{work / 'x.npy'}", "--v", f"@{work / 'v.npy'}", "--devices",
+                     str(d)])
+            rows[name] = ["env", f"JAX_NUM_CPU_DEVICES={d}", "JACCLI_NO_CACHE=1", JACCLI, *args,
+                          "-o", str(work / f"{job}{d}.npy")]
+            if d > 1:
+                baseline[name] = next(row for row in rows if row.startswith(name.rsplit(",", 1)[0]))
+    results = measure(rows, runs)
+    same = {job: all(np.allclose(np.load(work / f"{job}{d}.npy"), np.load(work / f"{job}1.npy"), rtol=1e-14, atol=0)
+                     for d in (2, 8)) for job in ("batch", "hvp")}
+    worst = {job: max(results[name][0] / results[base][0] for name, base in baseline.items()
+                      if name.startswith("jaccli jacobian" if job == "batch" else "jaccli hvp")) for job in same}
+    table(f"Many devices: JAX_NUM_CPU_DEVICES=1, 2, 8 on {os.cpu_count()} cores, whole process, .npy in and out",
+          results, baseline,
+          {"same": f"Results equal the one-device results within rtol 1e-14: batch {same['batch']}, "
+                   f"hvp {same['hvp']}.",
+           "goal": f"The slowest many-device batch takes {worst['batch']:.2f}× its one-device row; the goal is at "
+                   f"most 1.10× (CPU devices share the cores: no speed-up is expected here). The HVP split along x "
+                   f"takes up to {worst['hvp']:.2f}×: --devices all does not split a vector over one process's "
+                   "CPU devices."})
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["latency", "model", "batch", "large", "in-process", "stream"])
+    parser.add_argument("--only", choices=["latency", "model", "batch", "large", "in-process", "stream", "devices"])
+    parser.add_argument("--hvp-n", type=int, default=10**8, help="n of the devices section's HVP (8n bytes a vector)")
     args = parser.parse_args()
     if args.only != "in-process":
         print(f"# jaccli benchmarks ({os.cpu_count()} cores, {args.runs} runs each, medians)")
@@ -336,6 +377,8 @@ def main() -> None:
         return
     if args.only in (None, "stream"):
         stream(max(15, 4 * args.runs))
+    if args.only in (None, "devices"):
+        devices(args.runs, args.points, args.hvp_n)
     if args.only in (None, "large"):
         large(args.runs)
         # in its own process: a child forked from a process holding JAX reports that RSS as its own peak

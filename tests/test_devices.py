@@ -8,6 +8,7 @@ was split over them, and how many times a batch function was traced. Few process
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
@@ -54,9 +55,10 @@ print(json.dumps({"devices": len(jax.devices()), "runs": done}))
 """
 
 
-def _commands(folder) -> dict:
-    """name → one command (and its stdin) run under every device count; results go to `folder`."""
-    at, v = f"x=@{folder / 'x.npy'}", f"@{folder / 'v.npy'}"
+def _commands(count: int, folder) -> dict:
+    """name → one command (and its stdin) run under every device count; results go to `folder`. A long
+    vector is split over CPU devices only when --devices N asks for it (they share one memory)."""
+    at, v, devices = f"x=@{folder / 'x.npy'}", f"@{folder / 'v.npy'}", ["--devices", str(count)]
     points = f"@{folder / 'points.npy'}"
     return {
         "jacobian": {"args": ["jacobian", "[x0**2*x1, sin(x2)*x0, exp(x1/4)]", "--at", points, "--chunk-size", "100",
@@ -67,8 +69,8 @@ def _commands(folder) -> dict:
                          "-o", str(folder / "hvp.npy")]},
         "vectors": {"args": ["hvp", "x0**2*x1 + x1**3 + sin(x2)*x0", "--at", "1,2,0.5", "--v", "-", "-f", "json",
                              "--fields", "value"], "input": "1,0,0\n0,1,0\n0,0,1\n0.5,-2,3\n1,1,1\n"},
-        "long hvp": {"args": ["hvp", ROSENBROCK, "--at", at, "--v", v, "-o", str(folder / "long_hvp.npy")]},
-        "long grad": {"args": ["grad", ROSENBROCK, "--at", at, "-o", str(folder / "long_grad.npy")]},
+        "long hvp": {"args": ["hvp", ROSENBROCK, "--at", at, "--v", v, *devices, "-o", str(folder / "long_hvp.npy")]},
+        "long grad": {"args": ["grad", ROSENBROCK, "--at", at, *devices, "-o", str(folder / "long_grad.npy")]},
     }
 
 
@@ -85,7 +87,7 @@ def runs(tmp_path_factory) -> dict:
         folder = tmp_path_factory.mktemp(f"devices{count}")
         for name in ("points.npy", "x.npy", "v.npy"):
             (folder / name).symlink_to(inputs / name)
-        commands = _commands(folder)
+        commands = _commands(count, folder)
         extra = _extra(count, folder)
         items = [*commands.values(), *extra.values()]
         done = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(items)], capture_output=True, text=True,
@@ -100,14 +102,18 @@ def _extra(count: int, folder) -> dict:
     """Commands of one device count only: asking for more devices than there are, fewer, an odd number."""
     if count == 2:
         return {"too many": {"args": ["grad", "x**2*y", "--at", "1,2", "--devices", "4"]},
-                "too many, batch": {"args": ["grad", "x**2*y", "--at", "-", "--devices", "3"], "input": "1,2\n"}}
+                "too many, batch": {"args": ["grad", "x**2*y", "--at", "-", "--devices", "3"], "input": "1,2\n"},
+                "stdin, distributed": {"args": ["grad", "x**2*y", "--at", "-", "--distributed", "127.0.0.1:9",
+                                                "--num-processes", "2", "--process-id", "1"], "input": "1,2\n"}}
     if count == 8:
         stream = "".join(f"{i / 7},{1 - i / 3},{i % 3}\n" for i in range(11))
         return {"info": {"args": ["info", "-f", "json"]},
                 "three": {"args": ["hvp", "x0**2*x1 + x1**3 + sin(x2)*x0", "--at", "-", "--v", "1,0.5,-1",
                                    "--devices", "3", "-f", "json", "--fields", "index,value"], "input": stream},
                 "two, long": {"args": ["grad", ROSENBROCK, "--at", f"x=@{folder / 'x.npy'}", "--devices", "2",
-                                       "-o", str(folder / "long_grad_2.npy")]}}
+                                       "-o", str(folder / "long_grad_2.npy")]},
+                "all, long": {"args": ["grad", ROSENBROCK, "--at", f"x=@{folder / 'x.npy'}",
+                                       "-o", str(folder / "long_grad_all.npy")]}}
     return {}
 
 
@@ -117,7 +123,8 @@ def test_each_process_has_the_devices_it_asked_for(runs):
     for count, (report, outcomes, _) in runs.items():
         assert report["devices"] == count
         for name, outcome in outcomes.items():
-            assert outcome["code"] == (2 if name.startswith("too many") else 0), (count, name, outcome["stderr"])
+            refused = name.startswith("too many") or name == "stdin, distributed"
+            assert outcome["code"] == (2 if refused else 0), (count, name, outcome["stderr"])
 
 
 @pytest.mark.parametrize("name", ["jacobian", "hessian", "hvp", "long hvp", "long grad"])
@@ -180,6 +187,8 @@ def test_fewer_devices_than_there_are_and_an_odd_number(runs):
     one = np.load(runs[1][2] / "long_grad.npy")
     np.testing.assert_allclose(np.load(folder / "long_grad_2.npy"), one, rtol=1e-14, atol=0)
     assert outcomes["two, long"]["z"] == 1
+    assert outcomes["all, long"]["z"] == 0  # --devices all: one process's CPU devices share one memory, no split
+    np.testing.assert_allclose(np.load(folder / "long_grad_all.npy"), one, rtol=1e-14, atol=0)
     three = [json.loads(line) for line in outcomes["three"]["stdout"].splitlines()]
     assert [r["index"] for r in three] == list(range(11)) and outcomes["three"]["points"] == 1
     rows = [[i / 7, 1 - i / 3, i % 3] for i in range(11)]
@@ -193,3 +202,49 @@ def test_info_shows_processes_devices_and_the_mesh(runs):
     assert info["processes"] == 1 and info["process index"] == 0
     assert info["local devices"] == info["global devices"] == 8
     assert info["mesh (--devices all)"] == "points: 8 over cpu:0-7"
+
+
+def test_standard_input_is_refused_across_processes_before_joining(runs):
+    outcome = runs[2][1]["stdin, distributed"]  # process 0 at 127.0.0.1:9 is never there: refused first
+    assert outcome["stderr"].startswith("error: with --distributed, each process reads its own rows of a file: "
+                                        "standard input cannot be split between processes")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_on_this_host_share_a_batch_and_split_a_long_hvp(runs, tmp_path):
+    """jax.distributed on 127.0.0.1 only, bounded in time: each process computes and writes its own rows of
+    a points file (out.<process>.npy); one long Rosenbrock H·v is split over both (the halo crosses
+    processes) and process 0 writes it."""
+    folder = runs[1][2]
+    cluster = ["--distributed", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--distributed-timeout", "30"]
+    commands = [
+        {"args": ["jacobian", "[x0**2*x1, sin(x2)*x0, exp(x1/4)]", "--at", f"@{folder / 'points.npy'}",
+                  "--chunk-size", "100", "-o", str(tmp_path / "jacobian.npy"), *cluster]},
+        {"args": ["hvp", ROSENBROCK, "--at", f"x=@{folder / 'x.npy'}", "--v", f"@{folder / 'v.npy'}",
+                  "-o", str(tmp_path / "long_hvp.npy"), *cluster]},
+    ]
+    processes = []
+    for index in (0, 1):
+        items = [{"args": [*c["args"], "--process-id", str(index)]} for c in commands]
+        processes.append(subprocess.Popen([sys.executable, "-c", _DRIVER, json.dumps(items)], stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True,
+                                          env=process_env({"JAX_NUM_CPU_DEVICES": "1", "JAX_PLATFORMS": "cpu"})))
+    try:
+        reports = [json.loads(p.communicate(timeout=240)[0].splitlines()[-1]) for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
+    for report in reports:
+        assert [r["code"] for r in report["runs"]] == [0, 0], [r["stderr"][-600:] for r in report["runs"]]
+    parts = [np.load(tmp_path / f"jacobian.{i}.npy") for i in (0, 1)]
+    assert [len(p) for p in parts] == [POINTS // 2, POINTS - POINTS // 2]
+    np.testing.assert_allclose(np.concatenate(parts), np.load(folder / "jacobian.npy"), rtol=1e-14, atol=0)
+    assert [r["runs"][1]["z"] for r in reports] == [1, 1]  # split along z over the two processes' devices
+    np.testing.assert_allclose(np.load(tmp_path / "long_hvp.npy"), np.load(folder / "long_hvp.npy"), rtol=1e-14,
+                               atol=0)
+    assert not (tmp_path / "long_hvp.1.npy").exists()

@@ -67,8 +67,13 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         command=command, expr=expr, at=shared.at, v=tuple(v or ()), u=tuple(u or ()), vars=shared.vars,
         wrt=shared.wrt, mode=mode.value if mode else None, dtype=shared.dtype, device=shared.device,
         max_memory=shared.max_memory, no_cache=shared.no_cache, chunk_size=shared.chunk_size, order=order,
-        partial=names(partial), with_value=with_value, devices=shared.devices,
+        partial=names(partial), with_value=with_value, devices=shared.devices, cluster=shared.cluster,
     )
+    if request.cluster is not None:  # --distributed: joined before JAX starts; which part is ours follows
+        from ..compute.cluster import join, part_name, process, refuse_stdin
+
+        refuse_stdin(request)
+        join(request.cluster)
     if symbolic or shared.fmt == "latex":
         from ..output.formula import write_formula
 
@@ -76,13 +81,17 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
     elif is_batch(request):
         from ..output.write import write_batch
 
-        write_batch(request, shared.fmt, shared.output, env, precision=shared.precision, full=shared.full,
+        write_batch(request, shared.fmt, part_name(shared.output) if request.cluster else shared.output, env,
+                    precision=shared.precision, full=shared.full,
                     chunk_size=shared.chunk_size, skip_bad=shared.skip_bad, fields=shared.fields)
     else:
         from ..compute.run import run
         from ..output.write import write_result
 
-        write_result(run(request), shared.fmt, shared.output, env, precision=shared.precision, full=shared.full)
+        result = run(request)
+        if request.cluster is not None and process()[0] != 0:
+            return  # one point across processes: process 0 writes it
+        write_result(result, shared.fmt, shared.output, env, precision=shared.precision, full=shared.full)
 
 
 @app.command("eval")

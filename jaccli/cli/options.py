@@ -97,7 +97,20 @@ def _devices(text: str) -> str:
 Devices = Annotated[str, typer.Option(
     "--devices", metavar="N|all", callback=_devices,
     help="Split many points (and vectors of 2²⁰ entries or more: grad, jvp, vjp, hvp) over this many local "
-         "devices of the platform, with JAX's sharding; more than there are is an error.")]
+         "devices of the platform, with JAX's sharding; more than there are is an error. A vector is split over "
+         "CPU devices only when N is given (they share one memory).")]
+Distributed = Annotated[Optional[str], typer.Option(
+    "--distributed", metavar="HOST:PORT|auto",
+    help="Run across processes (hosts) with jax.distributed: process 0 listens on HOST:PORT (only there); "
+         "auto: what JAX detects (Slurm…). Many points: each process computes its share of the file's "
+         "records and writes its part (-o out.npy → out.<process>.npy).", show_default=False)]
+NumProcesses = Annotated[Optional[int], typer.Option(
+    "--num-processes", metavar="P", min=1, help="--distributed: how many processes in all.", show_default=False)]
+ProcessId = Annotated[Optional[int], typer.Option(
+    "--process-id", metavar="I", min=0, help="--distributed: this process's number, 0 … P-1.", show_default=False)]
+DistributedTimeout = Annotated[int, typer.Option(
+    "--distributed-timeout", metavar="SECONDS", min=1,
+    help="--distributed: how long to wait for the other processes, and for a silent peer before JAX aborts.")]
 Symbolic = Annotated[bool, typer.Option(
     "--symbolic", help="The derivative as a formula (SymPy), with the numbers when --at is given; "
                        "-f latex prints LaTeX.")]

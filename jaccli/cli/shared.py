@@ -19,7 +19,7 @@ from .options import (
     At, ChunkSize, DeviceOpt, DType, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
     Vars, Wrt,
 )
-from .options import Devices
+from .options import Devices, Distributed, DistributedTimeout, NumProcesses, ProcessId
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,25 @@ class Shared:
     skip_bad: bool = False
     fields: tuple[str, ...] | None = None  # many points: the JSON keys or CSV columns written (one point ignores it)
     no_cache: bool = False
+    distributed: str | None = None  # --distributed HOST:PORT|auto, with the next three: `cluster`
+    num_processes: int | None = None
+    process_id: int | None = None
+    distributed_timeout: int = 60
+
+    @property
+    def cluster(self):
+        """The cluster.Cluster of --distributed, or None."""
+        if self.distributed is None:
+            if self.num_processes is not None or self.process_id is not None:
+                from ..errors import JaccliError
+
+                option = "--num-processes" if self.num_processes is not None else "--process-id"
+                raise JaccliError(f"{option} goes with --distributed HOST:PORT",
+                                  hint="e.g. --distributed 10.0.0.1:4000 --num-processes 2 --process-id 0")
+            return None
+        from ..compute.cluster import Cluster
+
+        return Cluster(self.distributed, self.num_processes, self.process_id, self.distributed_timeout)
 
 
 # name → (typer annotation, default), in the order --help lists them
@@ -48,6 +67,8 @@ _OPTIONS = {
     "devices": (Devices, "all"),
     "max_memory": (MaxMemory, None), "full": (Full, False), "chunk_size": (ChunkSize, None),
     "skip_bad": (SkipBad, False), "fields": (Fields, None), "no_cache": (NoCache, False),
+    "distributed": (Distributed, None), "num_processes": (NumProcesses, None), "process_id": (ProcessId, None),
+    "distributed_timeout": (DistributedTimeout, 60),
 }
 assert list(_OPTIONS) == [f.name for f in fields(Shared)]
 
@@ -73,6 +94,8 @@ def _shared(values: dict) -> Shared:
         devices=None if values["devices"] == "all" else int(values["devices"]),
         full=values["full"], chunk_size=values["chunk_size"], skip_bad=values["skip_bad"],
         fields=parse_fields(values["fields"]), no_cache=values["no_cache"],
+        distributed=values["distributed"], num_processes=values["num_processes"], process_id=values["process_id"],
+        distributed_timeout=values["distributed_timeout"],
     )
 
 

@@ -26,7 +26,7 @@ def select_device(name: str | None):
     """The first device of platform `name` (cpu, gpu, tpu), or the first device jaxlib finds."""
     jax, _ = load_jax()
     try:
-        found = jax.devices()
+        found = jax.local_devices()  # this process's (in a cluster, jax.devices() has every process's)
     except (RuntimeError, AssertionError) as error:  # the backend would not start (JAX_PLATFORMS, drivers)
         platforms = os.environ.get("JAX_PLATFORMS")
         reason = (str(error).splitlines() or [f"no {platforms or 'such'} platform in this jaxlib"])[0]
@@ -36,7 +36,7 @@ def select_device(name: str | None):
     if name is None:
         return found[0]
     try:
-        return jax.devices(name)[0]
+        return jax.local_devices(backend=name)[0]
     except RuntimeError:
         platforms = ", ".join(sorted({d.platform for d in found}))
         raise JaccliError(

@@ -24,6 +24,7 @@ from ..inputs.sources import held_texts, record_floats, record_source, record_sp
 from . import cache
 from .backend import device_name, load_jax, runtime_error, select_device
 from .budget import default_max_memory
+from .cluster import join, refuse_stdin, share
 from .devices import choose, jit_points, point_mesh, round_up, span
 from .prepare import Plan, Request, bind, plan, read_expression
 
@@ -47,9 +48,12 @@ class BatchRun:
     """Set up from a request; `results()` yields Chunks and BadRecords in input order."""
 
     mesh = None  # several devices: the 1-D mesh the points split over (None: one device, no sharding)
+    share = (0, None)  # --distributed: this process's records [first, stop), stop None: to the end
 
     def __init__(self, request: Request, chunk_size: int | None = None, stdin=None,
                  fields: tuple[str, ...] | None = None):
+        refuse_stdin(request)
+        join(request.cluster)  # --distributed: before any backend starts
         self.jax, _ = load_jax(cache.usable(request.no_cache))
         self.request = request
         self.fields = fields  # --fields: what the sinks write (None: their default); an output choice
@@ -66,6 +70,8 @@ class BatchRun:
         streams = [opt for opt, src in self.sources.items() if src == "-"]
         self.shared = streams if len(streams) > 1 else None  # several '-': one record carries all
         self.reader = self._reader(streams, stdin)
+        if self.reader is not None:
+            self.share = share(self.reader.source)
         self._check_names()
         self.chunk_size = chunk_size
         self.plan: Plan | None = None
@@ -120,8 +126,8 @@ class BatchRun:
     # -- the loop ---------------------------------------------------------------
     def results(self):
         """Chunks of results and BadRecords (with their index), in input order."""
-        index = 0
-        for item in self.reader.blocks():
+        index = self.share[0]
+        for item in self._own(self.reader.blocks()):
             if isinstance(item, BadRecord):
                 item.index = index
                 index += 1
@@ -133,6 +139,29 @@ class BatchRun:
                 else:
                     yield from self._compute_all(*event)
             index += len(item)
+
+    def _own(self, items):
+        """The records of this process's share (--distributed), whole blocks cut where the share begins and ends."""
+        first, stop = self.share
+        if (first, stop) == (0, None):
+            yield from items
+            return
+        index = 0
+        for item in items:
+            if stop is not None and index >= stop:
+                return  # the rest is other processes' (the reader is closed unread)
+            size = 1 if isinstance(item, BadRecord) else len(item)
+            start, index = index, index + size
+            if index <= first:
+                continue
+            if isinstance(item, BadRecord):
+                yield item
+                continue
+            if start < first:
+                item = item.split(first - start)[1]
+            if stop is not None and index > stop:
+                item = item.split(len(item) - (index - stop))[0]
+            yield item
 
     def _segments(self, block: Block, start: int):
         """A block → (indices, parts) runs of good records, and BadRecords, in order."""

@@ -54,6 +54,7 @@ class Request:
     partial: tuple[str, ...] | None = None  # derivative: ∂ᵏf/∂x∂x∂y as ('x', 'x', 'y')
     with_value: bool = False  # f(x) too, in the same pass as ∇f
     devices: int | None = None  # --devices: how many local devices to split over (None: all)
+    cluster: object | None = None  # --distributed: a cluster.Cluster, joined before JAX starts
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from ..inputs.points import PointSpec
 from ..language.parse import Expression
 from . import cache
 from .backend import device_name, load_jax, no_xla_cache, runtime_error, select_device
-from .devices import AlongZ, along_z, choose, point_mesh, span, value_size
+from .cluster import join, process
+from .devices import AlongZ, along_z, choose, choose_everywhere, point_mesh, span, value_size
 from .prepare import Plan, Request, bind, plan
 
 
@@ -78,13 +79,15 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
     `eager`: a key that neither cache holds runs op by op the first time (JAX's own dispatch, no XLA
     compile of the whole function; the key is kept with the value None), and is compiled when it comes again.
     """
-    use_cache = cache.usable(request.no_cache)
+    join(request.cluster)  # --distributed: before any backend starts
+    hosts = process()[1] > 1  # one mesh over every process: its executables are no one process's to keep
+    use_cache = cache.usable(request.no_cache) and not hosts
     memory = None if request.no_cache else executables
     jax, _ = load_jax()  # one point compiles apart from JAX's persistent cache: no need to open (and scan) it
     setup = bind(request, spec, expression)
     device = select_device(request.device)
-    devices = choose(request.devices, device)
-    split = along_z(setup, devices)  # a long vector over several devices: z split along its length
+    devices = choose_everywhere(request.devices, device) if hosts else choose(request.devices, device)
+    split = along_z(setup, devices, request.devices)  # a long vector over several devices: split along z
     key = entry = None
     seen = False
     if use_cache or memory is not None:
@@ -136,7 +139,7 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
                 except (RuntimeError, ValueError, TypeError):  # a cached executable that won't run: replace it
                     entry = None
                     value, finite = compile_fresh()(z, c, w)
-            value = split.value(value) if split else np.asarray(value)
+            value, finite = split.host(value, finite) if split else (np.asarray(value), finite)
     except JaccliError:
         raise
     except (RuntimeError, MemoryError) as error:  # XLA's runtime errors derive from RuntimeError
