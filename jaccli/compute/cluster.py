@@ -122,13 +122,18 @@ def share(source: str) -> tuple[int, int | None]:
 
 
 def _records(source: str) -> int:
-    if source.lower().endswith(".npy"):
-        from ..inputs import files
+    from ..inputs import files
 
+    files.permit(source, "the points file")  # --no-files: not even counted
+    if source.lower().endswith(".npy"):
         array = files.load_npy(source, max_bytes=0, what="the points file", mmap=True)
         return 1 if array.ndim == 1 else array.shape[0]
     lines, last = 0, b"\n"
-    with open(source, "rb") as file:
+    try:
+        file = open(source, "rb")
+    except OSError as error:
+        raise PointError(f"cannot read {source!r}: {error.strerror}") from None
+    with file:
         while block := file.read(1 << 24):
             lines += block.count(b"\n")
             last = block[-1:]
