@@ -30,24 +30,30 @@ def document(result, value, point) -> dict:
     return data
 
 
-def to_json(result, head: dict | None = None, fields: tuple[str, ...] | None = None) -> tuple[str, bool]:
+def to_json(result, head: dict | None = None, fields: tuple[str, ...] | None = None, *,
+            compact: bool = False) -> tuple[str, bool]:
     """One JSON object; returns (text, whether a non-finite number was replaced).
 
-    `head`: keys written first (`jaccli serve`'s id); `fields`: only these keys of the document, in this order.
+    `head`: keys written first (`jaccli serve`'s id); `fields`: only these keys of the document, in this order;
+    `compact`: written by orjson (no spaces) whatever the size, when every number is finite (`jaccli serve`).
     """
     point = {name: np.asarray(array, dtype=np.float64) for name, array in result.point.items()}
     finite = np.isfinite(result.value).all() and all(np.isfinite(a).all() for a in point.values())
     if result.function_value is not None:
         finite = finite and math.isfinite(result.function_value)
-    if finite and result.value.size > 10_000:  # large: orjson writes the arrays natively, shortest round-trip
+    if finite and (compact or result.value.size > 10_000):  # orjson writes the arrays natively, shortest round-trip
         import orjson
 
-        data = document(result, np.ascontiguousarray(result.value, dtype=np.float64),
-                        {name: a if a.ndim else float(a) for name, a in point.items()})
-        data = _selected(data, head, fields)
-        return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n", False
+        value = np.ascontiguousarray(result.value, dtype=np.float64) if result.value.ndim else float(result.value)
+        data = document(result, value, {name: a if a.ndim else float(a) for name, a in point.items()})
+        try:
+            return orjson.dumps(_selected(data, head, fields), option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n", \
+                False
+        except TypeError:  # an integer beyond 64 bits in `head`: the standard library writes it
+            pass
     data = document(result, json_array(result.value)[0], {k: json_array(a)[0] for k, a in point.items()})
-    return json.dumps(_selected(data, head, fields), allow_nan=False) + "\n", not finite
+    separators = (",", ":") if compact else None
+    return json.dumps(_selected(data, head, fields), allow_nan=False, separators=separators) + "\n", not finite
 
 
 def _selected(data: dict, head: dict | None, fields: tuple[str, ...] | None) -> dict:

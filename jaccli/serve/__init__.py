@@ -31,6 +31,7 @@ EXAMPLE = '{"id": 1, "command": "grad", "expr": "x**2", "at": [3]}'
 def serve(env, *, cache_size: int = 128, eager: str = "auto", debug: bool = False) -> None:
     """Answer every request line of env.stdin on env.stdout until the end of input."""
     server = Server(cache_size, Policy(eager), env=env if debug else None)
+    _start_jax()
     stdin = getattr(env.stdin, "buffer", env.stdin)  # bytes; a StringIO (tests) gives text
     try:
         while True:
@@ -48,6 +49,18 @@ def serve(env, *, cache_size: int = 128, eager: str = "auto", debug: bool = Fals
                 env.write(server.answer(line))
     finally:
         server.policy.close()
+
+
+def _start_jax() -> None:
+    """JAX imported and its backend started before the first request comes (while the client starts too);
+    a backend that will not start is the first request's error answer, not the server's end."""
+    from ..compute import translate  # noqa: F401 - jax.numpy, float64
+    from ..compute.backend import select_device
+
+    try:
+        select_device(None)
+    except JaccliError:
+        pass
 
 
 class Server:
@@ -82,7 +95,7 @@ class Server:
                     code=ExitCode.RUNTIME)
         notes = list(dict.fromkeys(str(w.message) for w in caught))
         if notes:  # what the CLI prints as warning: lines, after the document
-            text = text.rstrip()[:-1] + ', "warnings": ' + json.dumps(notes) + "}\n"
+            text = text.rstrip()[:-1] + ',"warnings":' + json.dumps(notes, separators=(",", ":")) + "}\n"
         return text
 
     def respond(self, data: dict) -> str:
@@ -113,7 +126,7 @@ class Server:
         start = time.perf_counter()
         result = run(request, executables=self.executables, eager=self.policy.eager(kind), expression=expression)
         self.policy.observe(kind, result.cache, time.perf_counter() - start, lambda: _eagerly(request, expression))
-        text, nonfinite = to_json(result, head={"id": data.get("id")}, fields=fields)
+        text, nonfinite = to_json(result, head={"id": data.get("id")}, fields=fields, compact=True)
         if nonfinite:
             warn('the result has non-finite numbers, written as the strings "nan", "inf", "-inf"')
         return text
@@ -176,4 +189,4 @@ def error_response(ident, error: JaccliError, code: int | None = None) -> str:
 
 
 def _dump(data: dict) -> str:
-    return json.dumps(data, allow_nan=False, default=str) + "\n"
+    return json.dumps(data, allow_nan=False, default=str, separators=(",", ":")) + "\n"  # compact, as orjson

@@ -4,11 +4,11 @@ op by op instead.
 Compiling a small gradient takes XLA ~0.1–0.3 s; running it op by op takes a few milliseconds once JAX
 has compiled the primitives it uses for those shapes (it keeps them for the life of the process), but
 seconds while it has not: a Hessian's first eager run compiles a hundred small kernels. So `Policy`
-('auto') compiles new expressions until a kind of request (command, mode, number of variables, dtype …)
-has brought two new expressions; then it warms that kind up op by op in a background thread, times it,
-and from then on answers the kind's new expressions op by op when that is faster than compiling them
-(a repeated one is compiled: `run(eager=True)`). 'always' runs every new expression of scalars op by
-op; 'never' compiles at once.
+('auto') compiles the first new expression of a kind of request (command, mode, number of variables,
+dtype …), warms that kind up op by op in a background thread meanwhile, times it, and from then on
+answers the kind's new expressions op by op when that is faster than compiling them (a repeated one is
+compiled: `run(eager=True)`); until the warm-up is done they are compiled. 'always' runs every new
+expression of scalars op by op; 'never' compiles at once.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def kind_of(request, expression) -> tuple | None:
 class Policy:
     """Whether a request's new expression runs op by op (`eager`), learnt from what requests took (`observe`)."""
 
-    def __init__(self, mode: str = "auto", *, background: bool = True, after: int = 2):
+    def __init__(self, mode: str = "auto", *, background: bool = True, after: int = 1):
         self.mode = mode
         self.background = background  # warm up in a thread (else in the request that asks for it: tests)
-        self.after = after  # new expressions of a kind compiled before it is warmed up
+        self.after = after  # new expressions of a kind compiled before it is warmed up (1: its first)
         self.compile_seconds: float | None = None  # a request that compiles takes this long (moving average)
         self.kinds: dict[tuple, Kind] = {}
         self._jobs: queue.Queue | None = None
