@@ -4,7 +4,7 @@ Every row is a whole process (wall time, peak RSS), run several times with the
 jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
-    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream|devices]
+    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream|devices|serve]
 """
 
 from __future__ import annotations
@@ -357,11 +357,124 @@ def devices(runs: int, count: int, n: int) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def serve(runs: int, cached: int = 2000, new: int = 100, calls: int = 5, n: int = 2000) -> None:
+    """`jaccli serve` (one process, requests over a pipe) beside separate `jaccli` calls: a cached small
+    expression, new small expressions (--eager auto, always, never), and the trust-ncg sample at n = 2000
+    beside the same optimiser with plain JAX callbacks."""
+    import json
+    import threading
+
+    import numpy as np
+
+    expr = "x**2*y + y**3"
+    templates = ["{k}*x**2*y + sin(x*y)", "exp(x/{k}) + y**3*x", "log(1 + x**2 + {k}*y**2)", "tanh({k}*x - y)*y",
+                 "sqrt(x**2 + y**2 + {k})", "x*y/(1 + {k}*x**2)", "cos(x + {k}*y)**2", "atan(y/{k}) + x**4"]
+    fresh = [templates[k % len(templates)].format(k=k + 2) for k in range(new)]
+
+    def session(args: list[str], requests: list[dict], pipelined: bool = False) -> tuple[list[float], list[dict]]:
+        """Seconds a request (pipelined: of the whole run, once) and the answers, from one server."""
+        process = subprocess.Popen([JACCLI, "serve", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   env={**os.environ, "JACCLI_NO_CACHE": "1"})
+        lines = [(json.dumps(r) + "\n").encode() for r in requests]
+        times, answers = [], []
+        try:
+            if pipelined:  # one writer, one reader: the server never waits for the client
+                process.stdin.write(lines[0])
+                process.stdin.flush()
+                answers.append(json.loads(process.stdout.readline()))  # the first compiles: not timed
+                start = time.perf_counter()
+                writer = threading.Thread(target=lambda: (process.stdin.writelines(lines[1:]), process.stdin.flush()))
+                writer.start()
+                answers += [json.loads(process.stdout.readline()) for _ in lines[1:]]
+                writer.join()
+                times = [time.perf_counter() - start]
+            else:
+                for line in lines:
+                    start = time.perf_counter()
+                    process.stdin.write(line)
+                    process.stdin.flush()
+                    answers.append(json.loads(process.stdout.readline()))
+                    times.append(time.perf_counter() - start)
+        finally:
+            process.stdin.close()
+            if process.wait(120) != 0:
+                raise SystemExit(f"jaccli serve {' '.join(args)} exited {process.returncode}")
+        return times, answers
+
+    def separate(argvs: list[list[str]], env: dict) -> float:
+        """Seconds a call of separate `jaccli` processes."""
+        start = time.perf_counter()
+        for argv in argvs:
+            subprocess.run([JACCLI, *argv], check=True, capture_output=True, env={**os.environ, **env})
+        return (time.perf_counter() - start) / len(argvs)
+
+    def grad_of(x):  # ∇(x²y + y³) at (x, 2)
+        return [4 * x, x * x + 12]
+
+    requests = [{"id": i, "command": "grad", "expr": expr, "at": [1 + i / cached, 2]} for i in range(cached + 1)]
+    round_trips, answers = session([], requests)
+    pipelined, piped = session([], requests, pipelined=True)
+    right = all(np.allclose(a["value"], grad_of(1 + a["id"] / cached), rtol=1e-15, atol=0) for a in answers + piped)
+    caches = Path(tempfile.mkdtemp(prefix="jaccli-bench-serve-"))
+    one_shot = ["grad", expr, "--at", "1,2", "-f", "json"]
+    separate([one_shot], {"JACCLI_CACHE_DIR": str(caches)})  # the repeat calls' cache, warm
+    repeat_call = separate([one_shot] * calls, {"JACCLI_CACHE_DIR": str(caches)})
+    rate = len(round_trips[1:]) / sum(round_trips[1:])
+    print("\n## Serve: a cached small expression, one `jaccli serve` process beside separate `jaccli` calls\n")
+    median = statistics.median(round_trips[1:])
+    print("| job | requests | req/s | ms a request (median) | req/s at the median | vs separate calls |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| serve: grad of {expr}, one request at a time, after the first | {cached:,} | {rate:,.0f} | "
+          f"{1000 * median:.2f} | {1 / median:,.0f} | {rate * repeat_call:,.0f}× |")
+    print(f"| serve: the same, pipelined (a writer thread, a reader) | {cached:,} | {cached / pipelined[0]:,.0f} | "
+          f"| | {cached / pipelined[0] * repeat_call:,.0f}× |")
+    print(f"| separate `jaccli grad … -f json` calls, repeat (disk cache warm) | {calls} | {1 / repeat_call:.2f} | "
+          f"{1000 * repeat_call:.0f} | | |")
+    print(f"\nFirst answer (start-up, import, compile) {round_trips[0]:.1f} s. Every answer is right: {right}. "
+          "The target: ≥ 1,000 req/s.")
+
+    points = [{"id": k, "command": "grad", "expr": e, "at": [0.5, 1.5], "fields": ["value", "cache"]}
+              for k, e in enumerate(fresh)]
+    first_call = separate([["grad", e, "--at", "0.5,1.5", "-f", "json"] for e in fresh[:calls]],
+                          {"JACCLI_NO_CACHE": "1"})
+    print(f"\n## Serve: {new} new small expressions (grad of 2 scalars, {len(templates)} forms), one at a time\n")
+    print("| job | req/s after the first | ms (median) | req/s, the last 40 | slowest s | first answer s | "
+          "compiled · op by op | vs separate calls |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    values = {}
+    for eager in ("auto", "always", "never"):
+        times, answers = session(["--eager", eager], points)
+        values[eager] = [a["value"] for a in answers]
+        count = {s: sum(a["cache"] == s for a in answers) for s in ("miss", "eager")}
+        rest = len(times[1:]) / sum(times[1:])
+        print(f"| serve --eager {eager} | {rest:.1f} | {1000 * statistics.median(times[1:]):.0f} | "
+              f"{40 / sum(times[-40:]):.1f} | {max(times[1:]):.2f} | {times[0]:.1f} | {count['miss']} · "
+              f"{count['eager']} | {rest * first_call:.1f}× |")
+    print(f"| separate `jaccli grad … -f json` calls (no cache) | {1 / first_call:.2f} | {1000 * first_call:.0f} | "
+          f"| | | {calls} · 0 | |")
+    same = np.allclose(values["auto"], values["never"], rtol=1e-14, atol=0) and \
+        np.allclose(values["always"], values["never"], rtol=1e-14, atol=0)
+    print(f"\nop by op equals compiled (rtol 1e-14): {same}. The target: ≥ 20 req/s.")
+
+    sample, plain = "samples/serve_trust_ncg.py (one jaccli serve)", "the same optimiser, plain JAX callbacks"
+    rows = {plain: [PYTHON, str(HERE / "scripts" / "plain_trust_ncg.py"), str(n)],
+            sample: ["env", f"JACCLI={JACCLI}", "JACCLI_NO_CACHE=1", PYTHON,
+                     str(HERE.parent / "samples" / "serve_trust_ncg.py"), str(n)]}
+    outputs = {name: subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()
+               for name, command in rows.items()}
+    same = outputs[sample][1].startswith(outputs[plain][1])
+    table(f"trust-ncg on the extended Rosenbrock function, n = {n:,}: whole process", measure(rows, max(1, runs // 2)),
+          {sample: plain}, {"same": f"The same iterations, f and gradient calls and HVPs: {same} "
+                                    f"({outputs[plain][1]})."})
+    shutil.rmtree(caches, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["latency", "model", "batch", "large", "in-process", "stream", "devices"])
+    parser.add_argument("--only", choices=["latency", "model", "batch", "large", "in-process", "stream", "serve",
+                                           "devices"])
     parser.add_argument("--hvp-n", type=int, default=10**8, help="n of the devices section's HVP (8n bytes a vector)")
     args = parser.parse_args()
     if args.only != "in-process":
@@ -377,6 +490,8 @@ def main() -> None:
         return
     if args.only in (None, "stream"):
         stream(max(15, 4 * args.runs))
+    if args.only in (None, "serve"):
+        serve(args.runs)
     if args.only in (None, "devices"):
         devices(args.runs, args.points, args.hvp_n)
     if args.only in (None, "large"):
