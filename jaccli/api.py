@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compute.analyze import Analysis
 from .compute.budget import default_max_memory
 from .compute.prepare import Request
 from .compute.run import Result, run
@@ -27,7 +28,8 @@ from .errors import PointError
 from .inputs import points
 from .inputs.points import PointSpec
 
-__all__ = ["CheckResult", "Result", "check", "derivative", "eval", "grad", "hessian", "hvp", "jacobian", "jvp", "vjp"]
+__all__ = ["Analysis", "CheckResult", "Result", "analyze", "check", "derivative", "eval", "grad", "hessian", "hvp",
+           "jacobian", "jvp", "vjp"]
 
 
 def _inputs(value, option: str):
@@ -150,3 +152,17 @@ def check(expr: str, at=None, *, of: str = "jacobian", expect=None, rtol: float 
     reports = run_check(request, expect=expect, rtol=rtol, atol=atol)
     summaries = [summarize(report) for report in reports]
     return CheckResult(all(s["ok"] for s in summaries), summaries)
+
+
+def analyze(expr: str, at=None, *, lanczos: bool = False, trace: bool = False, probes: int = 100, seed: int = 0,
+            tol: float | None = None, gtol: float | None = None, **options):
+    """What kind of point this is: f, ∇f, the Hessian's eigenvalues, definiteness and verdict (scalar f), or
+    the Jacobian's singular values, rank and condition number (vector f).
+
+    jaccli.analyze("100*(y - x**2)**2 + (1 - x)**2", at=[1, 1]).verdict → 'minimum'
+    """
+    from .compute.analyze import Options
+    from .compute.analyze import analyze as run_analysis
+
+    request = _request("analyze", expr, at, **options)
+    return run_analysis(request, Options(lanczos=lanczos, trace=trace, probes=probes, seed=seed, tol=tol, gtol=gtol))

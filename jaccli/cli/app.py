@@ -18,6 +18,7 @@ from .options import (
     U, V, At, DType, Dtype, DeviceOpt, Expr, HessMode, JacMode, JacobianMode, MaxMemory, NoCache, Of, Order, Partial,
     ReportFmt, SecondOrderMode, Symbolic, Vars, WithValue, Wrt,
 )
+from .options import GTol, Lanczos, Output, Plot, PlotKindOpt, PlotSize, Precision, Probes, Seed, Tol, Trace
 from .shared import Shared, names, with_shared
 
 app = typer.Typer(
@@ -57,8 +58,9 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=None, u=None, mode=None,
-            order=None, partial=None, with_value=False, symbolic=False) -> None:
-    """Build the Request, run it at one point or many, and write the result."""
+            order=None, partial=None, with_value=False, symbolic=False, plot=None, plot_kind=None,
+            plot_size=None) -> None:
+    """Build the Request, run it at one point or many, and write the result (and --plot's picture)."""
     from ..inputs.sources import is_batch
     from ..compute.prepare import Request
 
@@ -74,6 +76,12 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
 
         refuse_stdin(request)
         join(request.cluster)
+    drawing = None
+    if plot is not None:
+        from ..output.plot import plot_target
+
+        drawing = plot_target(plot, plot_kind.value if plot_kind else None, plot_size, many=is_batch(request),
+                              symbolic=symbolic or shared.fmt == "latex")
     if symbolic or shared.fmt == "latex":
         from ..output.formula import write_formula
 
@@ -92,6 +100,8 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         if request.cluster is not None and process()[0] != 0:
             return  # one point across processes: process 0 writes it
         write_result(result, shared.fmt, shared.output, env, precision=shared.precision, full=shared.full)
+        if drawing is not None:
+            drawing.draw(result, env)
 
 
 @app.command("eval")
@@ -117,24 +127,28 @@ def grad(ctx: typer.Context, expr: Expr, with_value: WithValue = False, symbolic
 
 @app.command()
 @with_shared
-def jacobian(ctx: typer.Context, expr: Expr, mode: JacMode = JacobianMode.auto, symbolic: Symbolic = False, *,
+def jacobian(ctx: typer.Context, expr: Expr, mode: JacMode = JacobianMode.auto, symbolic: Symbolic = False,
+             plot: Plot = None, plot_kind: PlotKindOpt = None, plot_size: PlotSize = None, *,
              shared: Shared) -> None:
     """The Jacobian ∂f/∂x, shape out_shape + in_shape.
 
     Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2
     """
-    compute(ctx, "jacobian", expr, shared, mode=mode, symbolic=symbolic)
+    compute(ctx, "jacobian", expr, shared, mode=mode, symbolic=symbolic, plot=plot, plot_kind=plot_kind,
+            plot_size=plot_size)
 
 
 @app.command()
 @with_shared
-def hessian(ctx: typer.Context, expr: Expr, mode: HessMode = SecondOrderMode.fwd_rev, symbolic: Symbolic = False, *,
+def hessian(ctx: typer.Context, expr: Expr, mode: HessMode = SecondOrderMode.fwd_rev, symbolic: Symbolic = False,
+            plot: Plot = None, plot_kind: PlotKindOpt = None, plot_size: PlotSize = None, *,
             shared: Shared) -> None:
     """The Hessian ∂²f/∂x², shape out_shape + in_shape + in_shape.
 
     Example: jaccli hessian "x**2*y + y**3" --at 1,2
     """
-    compute(ctx, "hessian", expr, shared, mode=mode, symbolic=symbolic)
+    compute(ctx, "hessian", expr, shared, mode=mode, symbolic=symbolic, plot=plot, plot_kind=plot_kind,
+            plot_size=plot_size)
 
 
 @app.command()
@@ -235,6 +249,31 @@ def inspect(ctx: typer.Context, expr: Expr, at: At = None, vars: Vars = None, wr
 
     request = Request("eval", expr, at=tuple(at or ()), vars=names(vars), wrt=names(wrt))
     write_description(describe(request), fmt.value if fmt else None, ctx.obj)
+
+
+@app.command()
+def analyze(ctx: typer.Context, expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, lanczos: Lanczos = False,
+            trace: Trace = False, probes: Probes = 100, seed: Seed = 0, tol: Tol = None, gtol: GTol = None,
+            fmt: ReportFmt = None, output: Output = None, precision: Precision = None, dtype: Dtype = DType.float64,
+            device: DeviceOpt = None, max_memory: MaxMemory = None, no_cache: NoCache = False) -> None:
+    """What kind of point this is: f, ∇f, the Hessian's eigenvalues and the verdict (minimum, maximum, saddle,
+    degenerate); for a vector f the Jacobian's singular values, rank and condition number.
+
+    Example: jaccli analyze "100*(y - x**2)**2 + (1 - x)**2" --at 1,1
+    """
+    from ..compute.analyze import Options, analyze_points
+    from ..compute.budget import parse_size
+    from ..compute.prepare import Request
+    from ..inputs.sources import is_batch
+    from ..output.write import write_analysis
+
+    request = Request("analyze", expr, at=tuple(at or ()), vars=names(vars), wrt=names(wrt), dtype=dtype.value,
+                      device=device.value if device else None, no_cache=no_cache,
+                      max_memory=parse_size(max_memory) if max_memory else None)
+    options = Options(lanczos=lanczos, trace=trace, probes=probes, seed=seed, tol=tol, gtol=gtol)
+    analyses = analyze_points(request, options, ctx.obj.stdin.buffer)
+    write_analysis(analyses, request, fmt.value if fmt else None, output, ctx.obj, many=is_batch(request),
+                   precision=precision)
 
 
 cache_app = typer.Typer(help="The compilation cache.  Example: jaccli cache clear", no_args_is_help=True)

@@ -141,3 +141,32 @@ ReportFmt = Annotated[Optional[ReportFormat], typer.Option(
 
 
 Of = _choices("Of", COMMANDS)  # check --of: every command of the registry
+
+
+# analyze, and --plot on jacobian and hessian
+class PlotKind(str, enum.Enum):
+    heatmap = "heatmap"
+    spy = "spy"
+
+
+Lanczos = Annotated[bool, typer.Option(
+    "--lanczos", help="The extreme eigenvalues by Lanczos on H·v products, never forming H "
+                      "(the default above 2000 variables).")]
+Trace = Annotated[bool, typer.Option(
+    "--trace", help="Hutchinson's estimate of the Hessian's trace from random H·v products, with its standard error.")]
+Probes = Annotated[int, typer.Option("--probes", metavar="N", min=2, help="Rademacher probes for --trace.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the probes and of Lanczos' start.")]
+Tol = Annotated[Optional[float], typer.Option(
+    "--tol", min=0, help="|λ| ≤ TOL counts as a zero eigenvalue [default: n·ε·max|λ|].", show_default=False)]
+GTol = Annotated[Optional[float], typer.Option(
+    "--gtol", min=0, help="‖∇f‖ ≤ GTOL counts as a critical point [default: √ε·max|λ|·max(1, ‖x‖∞)].",
+    show_default=False)]
+Plot = Annotated[Optional[str], typer.Option(
+    "--plot", metavar="FILE|-", help="Draw the matrix: a .png, .svg or .pdf file (matplotlib), or - for a "
+                                     "heatmap in the terminal. The numbers still go to stdout.", show_default=False)]
+PlotKindOpt = Annotated[Optional[PlotKind], typer.Option(
+    "--plot-kind", help="heatmap (colours centred at 0) or spy (where the nonzeros are) [default: spy above "
+                        "256 rows or columns].", show_default=False)]
+PlotSize = Annotated[Optional[str], typer.Option(
+    "--plot-size", metavar="WxH", help="The picture's size in pixels (at 96 per inch) [default: 640x480].",
+    show_default=False)]

@@ -146,3 +146,37 @@ def emit(data: str | bytes, output: str | None, env) -> None:
         env.write(data)
 
 
+
+
+def write_analysis(analyses, request, fmt: str | None, output: str | None, env, *, many: bool = False,
+                   precision=None) -> None:
+    """`analyze`: a table for people, `key value` lines, or JSON (one object a point, with `index` for many)."""
+    from . import analysis as render
+
+    fmt = choose_format(fmt, output, env)
+    if fmt not in ("table", "plain", "json"):
+        raise JaccliError(f"`analyze` writes table, plain or json, not {fmt}", hint="-f json, or -o FILE.json")
+    refuse_overwriting_inputs(output, request, env)
+    file = None
+    try:
+        for index, item in enumerate(analyses):  # each point written once it is analysed
+            if output and file is None:
+                file = open_output(output, "w")
+            if fmt == "table":
+                with writing(output or "standard output"):
+                    render.to_table(item, env.console(file=file) if file else env.console(), precision=precision)
+                continue
+            if fmt == "json":
+                text, lost = render.to_json(item, index if many else None)
+                if lost:
+                    warn('the analysis has non-finite numbers, written as the strings "nan", "inf", "-inf"')
+            else:
+                text = ("\n" if index and many else "") + (f"index {index}\n" if many else "") + render.to_plain(
+                    item, precision)
+            if file:
+                file.write(text)
+            else:
+                emit(text, None, env)
+    finally:
+        if file:
+            file.close()
