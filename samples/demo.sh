@@ -27,6 +27,12 @@ run derivative "x**3 + 2*x**2 - 3*x + 1" --at 2 --order 3 -f plain
 run check "[x**2*y, sin(z)]" --at 1,2,pi/2 --of jacobian
 run hessian "x**2*y + y**3" -f latex
 run derivative "x**3*y**2" --at 1,2 --partial x,x,y -f plain
+run analyze "100*(y - x**2)**2 + (1 - x)**2" --at 1,1 -f table
+run analyze "x**2 - y**2" --at 0,0 -f json
+run analyze "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)" --at "x=full(10000, 1)" --lanczos --trace -f table
+run hessian "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)" --at "x=random(10, seed=1)" \
+  --plot "$here/hessian.png" --plot-size 480x400 -f table
+run hessian "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)" --at "x=random(10, seed=1)" --plot - -o /dev/null
 printf '\n$ python -c "import jaccli; print(jaccli.hessian(\x27x**2*y + y**3\x27, at=[1, 2]).value)"\n'
 "$(dirname "$jaccli")/python" -c "import jaccli; print(jaccli.hessian('x**2*y + y**3', at=[1, 2]).value)" 2>/dev/null \
   || python3 -c "import jaccli; print(jaccli.hessian('x**2*y + y**3', at=[1, 2]).value)"
