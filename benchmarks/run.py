@@ -4,7 +4,7 @@ Every row is a whole process (wall time, peak RSS), run several times with the
 jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
-    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream|devices|serve]
+    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream|devices|serve|analyze]
 """
 
 from __future__ import annotations
@@ -469,12 +469,37 @@ def serve(runs: int, cached: int = 2000, new: int = 100, calls: int = 5, n: int 
     shutil.rmtree(caches, ignore_errors=True)
 
 
+def analyze(n: int = 10**6) -> None:
+    """analyze --lanczos of the extended Rosenbrock function at a random point beside plain JAX + SciPy's eigsh
+    (one run each: heavy); the same extreme eigenvalues, time and peak memory (O(n): a few vectors of n)."""
+    import json
+
+    import numpy as np
+
+    work = Path(tempfile.mkdtemp(prefix="jaccli-bench-analyze-"))
+    np.save(work / "x.npy", np.random.default_rng(1).uniform(0, 1, n))
+    expr = "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)"
+    plain, ours = f"plain JAX + SciPy eigsh, n = {n:,}", f"jaccli analyze --lanczos, n = {n:,}"
+    rows = {plain: [PYTHON, str(HERE / "scripts" / "plain_lanczos_eigsh.py"), str(work / "x.npy"),
+                    str(work / "plain.json")],
+            ours: [JACCLI, "analyze", expr, "--at", f"x=@{work / 'x.npy'}", "--lanczos", "-o",
+                   str(work / "jaccli.json")],
+            "python -c 'import jax'": [PYTHON, "-c", "import jax"]}
+    results = measure(rows, 1)
+    mine, theirs = (json.loads((work / name).read_text()) for name in ("jaccli.json", "plain.json"))
+    same = np.allclose(mine["extreme_eigenvalues"], theirs["extreme_eigenvalues"], rtol=1e-8, atol=0)
+    table("analyze --lanczos: whole process (JSON out, with the 10⁶-entry gradient and point)", results,
+          {ours: plain}, {"same": f"extreme eigenvalues {mine['extreme_eigenvalues']} after {mine['hvps']:,} H·v "
+                                  f"products; eigsh's {theirs['extreme_eigenvalues']} after {theirs['hvps']:,}; "
+                                  f"equal to 1e-8: {same}. {8 * n / 2**20:.0f} MB a vector of n."})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["latency", "model", "batch", "large", "in-process", "stream", "serve",
-                                           "devices"])
+                                           "devices", "analyze"])
     parser.add_argument("--hvp-n", type=int, default=10**8, help="n of the devices section's HVP (8n bytes a vector)")
     args = parser.parse_args()
     if args.only != "in-process":
@@ -494,6 +519,8 @@ def main() -> None:
         serve(args.runs)
     if args.only in (None, "devices"):
         devices(args.runs, args.points, args.hvp_n)
+    if args.only in (None, "analyze"):
+        analyze()
     if args.only in (None, "large"):
         large(args.runs)
         # in its own process: a child forked from a process holding JAX reports that RSS as its own peak
