@@ -1,13 +1,18 @@
-"""A grammar-aware fuzzer: random expressions, points and mutations of them, against jaccli's contract.
+"""A grammar-aware fuzzer: random expressions, models, points and mutations of them, against jaccli's contract.
 
 Each case runs `jaccli` in-process and must end with exit 0 (and then equal an independent
 NumPy/JAX reference built from the same random tree), or exit 2 with one `error:` line first and
 no traceback; exit 3 only for a run-time failure. No file is ever written. `make fuzz` runs the
 same properties longer (FUZZ_EXAMPLES, default 15 here).
+
+Models (SPEC §7) are typed trees: every node has a shape, so matrix products, `.T`, array functions
+and definitions are generated only where the shapes fit; those must then give exit 0 and NumPy's value.
 """
 
+import json
 import math
 import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +27,7 @@ jax.config.update("jax_enable_x64", True)
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("FUZZ_EXAMPLES"),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+MODEL_FUZZ = settings(FUZZ, max_examples=max(1, EXAMPLES // 3))  # a model and its reference compile more
 
 # name: (text template, numpy function, jax function); safe on all reals so references exist
 UNARY = {
@@ -128,3 +134,165 @@ def test_random_records_keep_the_contract(cells, kind):
     line = ",".join(cells) if kind == "csv" else json.dumps(cells)
     code, out, err = run(["grad", "x*y", "--at", "-", "-f", "json"], stdin=(line + "\n").encode())
     contract(code, out, err)
+
+
+# --- models: matrices, .T, array functions and definitions (SPEC §7) ----------------------------------------
+
+MODEL_VARIABLES = {"A": (2, 3), "B": (3, 3), "s": (), "v": (3,), "w": (2,)}  # bound in this order
+MATRICES = [(2, 2), (2, 3), (3, 2), (3, 3)]
+MODEL_SHAPES = [(), (2,), (3,), *MATRICES]
+
+
+def _unary(name):
+    return lambda xp, a: UNARY[name][0 if xp is np else 1](a)
+
+
+def _softmax(xp, a):
+    e = xp.exp(a - xp.max(a))
+    return e / xp.sum(e)
+
+
+def _products(shape):
+    """The operand shapes of `left @ right` that give `shape` (vector @ vector, matrix @ vector, …)."""
+    if shape == ():
+        return [((k,), (k,)) for k in (2, 3)]
+    if len(shape) == 1:
+        return [((shape[0], k), (k,)) for k in (2, 3)] + [((k,), (k, shape[0])) for k in (2, 3)]
+    return [((shape[0], k), (k, shape[1])) for k in (2, 3)]
+
+
+def _square(shape):
+    return len(shape) == 2 and shape[0] == shape[1]
+
+
+# (text template, f(xp, *operands), target shape → the lists of operand shapes that make it); the same
+# f serves NumPy (the value) and jax.numpy (the gradient), so the reference never goes through jaccli
+MODEL_RULES = [
+    *((f"{name}({{0}})", _unary(name), lambda t: [(t,)]) for name in ("sin", "tanh", "atan", "sigmoid")),
+    ("({0} + {1})", lambda xp, a, b: a + b, lambda t: [(t, t), (t, ())]),
+    ("({0} - {1})", lambda xp, a, b: a - b, lambda t: [(t, t), ((), t)]),
+    ("({0} * {1})", lambda xp, a, b: a * b, lambda t: [(t, t), ((), t)]),
+    ("({0})**2", lambda xp, a: a**2, lambda t: [(t,)]),
+    ("({0} @ {1})", lambda xp, a, b: xp.matmul(a, b), _products),
+    ("matmul({0}, {1})", lambda xp, a, b: xp.matmul(a, b), _products),
+    ("({0} @ {1} @ {2})", lambda xp, a, b, c: xp.matmul(xp.matmul(a, b), c),  # left to right, as NumPy
+     lambda t: [((t[0], k), (k, k), (k, t[1])) for k in (2, 3)] if len(t) == 2 else []),
+    ("({2} * {0} @ {1})", lambda xp, a, b, c: xp.matmul(c * a, b),  # * and @: one precedence, left to right
+     lambda t: [(x, y, ()) for x, y in _products(t)]),
+    ("{0}.T", lambda xp, a: xp.transpose(a), lambda t: [(t[::-1],)] if len(t) == 2 else []),
+    ("transpose({0})", lambda xp, a: xp.transpose(a), lambda t: [(t[::-1],)] if len(t) == 2 else []),
+    ("sum({0})", lambda xp, a: xp.sum(a), lambda t: [(u,) for u in MODEL_SHAPES] if t == () else []),
+    ("sum({0}, axis=0)", lambda xp, a: xp.sum(a, axis=0),
+     lambda t: [((k, t[0]),) for k in (2, 3)] if len(t) == 1 else []),
+    ("sum({0}, 1)", lambda xp, a: xp.sum(a, axis=1), lambda t: [((t[0], k),) for k in (2, 3)] if len(t) == 1 else []),
+    ("trace({0})", lambda xp, a: xp.trace(a), lambda t: [((k, k),) for k in (2, 3)] if t == () else []),
+    ("diag({0})", lambda xp, a: xp.diag(a),
+     lambda t: [((t[0],),)] if _square(t) else [((t[0], t[0]),)] if len(t) == 1 else []),
+    ("outer({0}, {1})", lambda xp, a, b: xp.outer(a, b), lambda t: [((t[0],), (t[1],))] if len(t) == 2 else []),
+    ("tril({0})", lambda xp, a: xp.tril(a), lambda t: [(t,)] if len(t) == 2 else []),
+    ("triu({0}, k=1)", lambda xp, a: xp.triu(a, k=1), lambda t: [(t,)] if len(t) == 2 else []),
+    ("cumsum({0})", lambda xp, a: xp.cumsum(a), lambda t: [(t,)] if len(t) == 1 else []),
+    ("flip({0})", lambda xp, a: xp.flip(a), lambda t: [(t,)] if t else []),
+    ("softmax({0})", _softmax, lambda t: [(t,)] if len(t) == 1 else []),
+]
+
+
+def _leaves(shape, defined):
+    """(text, f(env, xp)) for the leaves of a shape: variables, their transposes, eye(n), numbers, definitions."""
+    names = [n for n, s in {**MODEL_VARIABLES, **defined}.items() if s == shape]
+    leaves = [(n, lambda env, xp, n=n: env[n]) for n in names]
+    leaves += [(f"{n}.T", lambda env, xp, n=n: xp.transpose(env[n])) for n, s in MODEL_VARIABLES.items()
+               if len(s) == 2 and s[::-1] == shape]
+    if _square(shape):
+        leaves.append((f"eye({shape[0]})", lambda env, xp, k=shape[0]: xp.eye(k)))
+    if shape == ():
+        leaves += [(f"({n})", lambda env, xp, n=n: float(n)) for n in (-2, 0.5, 3)]
+    return leaves
+
+
+def _model_tree(draw, shape, depth, defined):
+    """A random (text, f(env, xp)) of `shape`, at most `depth` rules deep."""
+    leaves = _leaves(shape, defined)
+    rules = [(rule, options) for rule in MODEL_RULES if (options := rule[2](shape))]
+    if depth == 0 or not rules or draw(st.integers(0, 2)) == 0:  # every shape has a leaf (eye(2) for 2×2)
+        return draw(st.sampled_from(leaves))
+    (template, f, _), options = draw(st.sampled_from(rules))
+    operands = [_model_tree(draw, s, depth - 1, defined) for s in draw(st.sampled_from(options))]
+    return (template.format(*(text for text, _ in operands)),
+            lambda env, xp: f(xp, *(g(env, xp) for _, g in operands)))
+
+
+@st.composite
+def models(draw):
+    """(text, f(env, xp) → scalar): up to three definitions of random shapes, each used, then a scalar."""
+    defined, lines, steps = {}, [], []
+    for i in range(draw(st.integers(0, 3))):
+        shape = draw(st.sampled_from(MODEL_SHAPES))
+        text, f = _model_tree(draw, shape, 2, defined)
+        lines.append(f"d{i} = {text}")
+        steps.append((f"d{i}", f))
+        defined[f"d{i}"] = shape
+    text, final = _model_tree(draw, (), 3, defined)
+    unused = [name for name in defined if not re.search(rf"\b{name}\b", text)]
+    text += "".join(f" + sum({name})" for name in unused)  # every definition is used
+    text += "".join(f" + 0*sum({name})" for name in MODEL_VARIABLES)  # every variable appears, in order
+    separator = draw(st.sampled_from(["; ", "\n", " # a comment; with @ and 'quotes'\n"]))
+
+    def f(env, xp):
+        env = dict(env)
+        for name, step in steps:
+            env[name] = step(env, xp)
+        value = final(env, xp)
+        for name in unused:
+            value = value + xp.sum(env[name])
+        return value
+
+    return separator.join([*lines, text]), f
+
+
+def model_points(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    return {name: np.round(rng.uniform(-1, 1, shape), 3) for name, shape in MODEL_VARIABLES.items()}
+
+
+def model_at(point: dict) -> list[str]:
+    return [part for name, value in point.items() for part in ("--at", f"{name}={json.dumps(value.tolist())}")]
+
+
+@MODEL_FUZZ
+@given(models(), st.integers(0, 2**32 - 1))
+def test_random_models_equal_numpy_and_jax(model, seed):
+    text, f = model
+    point = model_points(seed)
+    code, out, err = run(["grad", text, *model_at(point), "--with-value", "-f", "json"])
+    contract(code, out, err)
+    assert code == 0, (text, err)  # every product, transpose and definition fits by construction
+    document = json.loads(out)
+    with np.errstate(all="ignore"):
+        want = float(f(point, np))
+    if math.isfinite(want):
+        assert document["function_value"] == pytest.approx(want, rel=1e-10, abs=1e-10), text
+    gradient = jax.jit(jax.grad(lambda p: f(p, jnp) + 0.0))({k: jnp.asarray(v) for k, v in point.items()})
+    flat = np.concatenate([np.ravel(gradient[name]) for name in MODEL_VARIABLES])
+    if np.isfinite(flat).all():
+        np.testing.assert_allclose(np.array(document["value"], dtype=float), flat, rtol=1e-9, atol=1e-10,
+                                   err_msg=text)
+
+
+MODEL_MUTATIONS = st.sampled_from([
+    ".T", ".T.T", "@", "@ A", "A @", ";", ";;", "=", "d9 = ", "\n", "\r", "\r\n", "#", "# @;'\n", ",axis=0",
+    ", axis=9", ", k=10**30", ", 10**19", ",", "(", ")", "[", "]", "eye(10**9)", "reshape(", "(-1, -1)", "T",
+    "T = 1;", "\ufeff", "\t", "axis=1, axis=0", "x", "inv(", "det(", "solve(", "cholesky(", "norm(", "0*",
+    "diag(", "tril(", "concatenate(", "stack([", "])",
+])
+
+
+@FUZZ
+@given(models(), st.lists(st.tuples(st.integers(0, 400), MODEL_MUTATIONS), min_size=1, max_size=3),
+       st.integers(0, 2**32 - 1))
+def test_mutated_models_keep_the_contract(model, edits, seed):
+    text = model[0]
+    for where, piece in edits:
+        at = where % (len(text) + 1)
+        text = text[:at] + piece + text[at:]
+    contract(*run(["grad", text, *model_at(model_points(seed))]))

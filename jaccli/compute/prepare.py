@@ -23,7 +23,7 @@ from ..errors import ParseError, PointError, ShapeError, warn
 from ..inputs import points
 from ..inputs.layout import Layout
 from ..inputs.points import PointSpec
-from ..language.parse import Expression, parse_expression
+from ..language.parse import Expression, one_newline, parse_expression
 from . import commands
 from .budget import block_size, default_max_memory, guard_size
 from .commands import Command
@@ -129,7 +129,7 @@ def read_expression(text: str) -> Expression:
         from ..inputs.files import EXPRESSION_BYTES, read_text
 
         path = text[1:]
-        raw = read_text(path, cap=EXPRESSION_BYTES, what="the expression file")
+        raw = one_newline(read_text(path, cap=EXPRESSION_BYTES, what="the expression file"))
         body = raw.strip()
         if not body:
             raise ShapeError(f"the expression file {path!r} is empty")

@@ -235,13 +235,11 @@ class Emitter:
         function = self.function(name, node)
         try:
             value = function(*args, **options)
-        except (TypeError, ValueError, IndexError) as error:
-            detail = str(error).split("\n")[0]
-            if isinstance(error, IndexError) or any(word in detail.lower() for word in _SHAPE_WORDS):
-                shapes = ", ".join(str(self.xp.shape(a)) for a in args if not isinstance(a, list))
-                raise self.shape_error(node, f"{name}() of shape {shapes}: {detail}" if shapes else
-                                       f"{name}(): {detail}", prefix="") from error
-            raise
+        except (TypeError, ValueError, IndexError, OverflowError) as error:  # the arguments do not suit it
+            detail = _short(str(error).split("\n")[0], 160)
+            shapes = ", ".join(str(self.xp.shape(a)) for a in args if not isinstance(a, list))
+            raise self.shape_error(node, f"{name}() of shape {shapes}: {detail}" if shapes else
+                                   f"{name}(): {detail}", prefix="") from error
         return self.constant(value) if name in CONSTRUCTORS else value
 
     def emit_where(self, node: nodes.Call, env):

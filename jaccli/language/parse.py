@@ -11,6 +11,7 @@ hostile strings get a `ParseError` with a caret, never a hang.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -20,15 +21,19 @@ from .fold import fold
 from .lexer import Token, tokenize
 from .variables import VariableUse, natural_key, variable_uses
 from .nodes import (
-    Add, BoolOp, Call, Compare, Const, Definition, Index, List, MatMul, Mul, Node, Num, Pow, Unary, Var, walk,
+    Add, BoolOp, Call, Compare, Const, Definition, Index, List, MatMul, Mul, Node, Num, Pow, Unary, Var, children,
+    walk,
 )
 
+_BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 MAX_LENGTH = 1_000_000  # characters
 MAX_NODES = 20_000  # XLA compile time grows fast with the graph: beyond this, arrays and reductions
 MAX_DEPTH = 100
 MAX_LIST_DEPTH = 32  # dimensions of a list output (NumPy allows 64, in all)
 MAX_CONSTANT_ENTRIES = 1 << 24  # eye/zeros/ones inside an expression (128 MB of float64); more goes in --at
 MAX_DIFFERENCES = 100  # diff(x, n): n slices each
+MAX_PARAMETER = 2**31 - 1  # a constant parameter (axis, k, shift, a size) fits an int32, as XLA's do
+MAX_MODEL_DEPTH = 500  # nesting through definitions: XLA compile time grows fast with the depth of a chain
 
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}
 _INFIX = {"or": 1, "and": 2, **{op: 4 for op in _COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "**": 8}
@@ -50,9 +55,16 @@ class Expression:
         return "; ".join([*(f"{d.name} = {format_node(d.value)}" for d in self.definitions), format_node(self.root)])
 
 
+def one_newline(text: str) -> str:
+    """Every line break (CRLF, a lone CR, VT, FF, U+2028 …) as '\n', so that statements end at each of them
+    and error lines are whole."""
+    return _BREAKS.sub("\n", text) if _BREAKS.search(text) else text
+
+
 def parse_expression(text: str) -> Expression:
     """Parse a model (`NAME = EXPR` statements, then one expression), checking names and calls; variables come
-    in natural sort order."""
+    in natural sort order. Line breaks of every kind are read as '\n' (`Expression.text` has them so)."""
+    text = one_newline(text)
     _check_length(text)
     parser = _Parser(text, frozenset())
     definitions, root = parser.parse_program()
@@ -118,6 +130,13 @@ class _Parser:
         if token.kind != "end":
             raise ParseError(f"unexpected {_describe(token)}", self.text, token.pos, hint=_hint_after(token))
 
+    def starts_definition(self) -> bool:
+        """NAME = here (not NAME ==)."""
+        if self.peek().kind != "name" or self.at + 1 >= len(self.tokens):
+            return False
+        after = self.tokens[self.at + 1]
+        return after.kind == "op" and after.text == "="
+
     def separator(self) -> bool:
         return self.peek().kind == "newline" or (self.peek().kind == "op" and self.peek().text == ";")
 
@@ -137,8 +156,7 @@ class _Parser:
         while True:
             while self.separator():
                 self.next()
-            token, after = self.peek(), self.tokens[self.at + 1]
-            if not (token.kind == "name" and after.kind == "op" and after.text == "="):
+            if not self.starts_definition():
                 break
             definition = self.parse_definition(definitions)
             definitions[definition.name] = definition
@@ -150,6 +168,10 @@ class _Parser:
                 token = self.peek()
                 raise self.error(f"unexpected {_describe(token)} after the definition of {definition.name!r}",
                                  token.pos, hint="end a definition with ; or a new line")
+        if self.peek().kind == "end" and definitions:
+            last = list(definitions)[-1]
+            raise self.error(f"{last!r} is defined, but no expression follows", self.peek().pos,
+                             hint=f"a model ends with the expression to differentiate: {last} = …; sum({last}**2)")
         if self.peek().kind == "end":
             raise self.error("the expression is empty", self.peek().pos, hint='e.g. jaccli grad "x**2*y" --at 1,2')
         self.newlines_are_spaces()
@@ -157,11 +179,12 @@ class _Parser:
         while self.peek().kind == "op" and self.peek().text == ";":
             self.next()
         token = self.peek()
-        if token.kind == "name" and self.tokens[self.at + 1].text == "=":
+        if self.starts_definition():
             raise self.error(f"a definition of {token.text!r} after the final expression", token.pos,
                              hint="definitions (NAME = …) come first, the expression to differentiate last")
         self.expect_end()
         _check_references(self.text, tuple(definitions.values()), root)
+        _check_model_depth(self.text, tuple(definitions.values()), root)
         return tuple(definitions.values()), root
 
     def parse_definition(self, earlier: dict[str, Definition]) -> Definition:
@@ -204,7 +227,7 @@ class _Parser:
                 terms.append((self.next().text, self.parse_expr(6)))
             return self.node(fold(Add(tuple(terms), pos=left.pos), self.text))
         if op in ("*", "/", "@"):  # one precedence, left to right: a * B @ x is (a*B) @ x
-            factors = [("*", left)]
+            factors, products = [("*", left)], 0
             while self.peek().text in ("*", "/", "@") and self.peek().kind == "op":
                 token = self.next()
                 right = self.parse_expr(7)
@@ -213,6 +236,10 @@ class _Parser:
                     continue
                 so_far = factors[0][1] if len(factors) == 1 else self.node(fold(Mul(tuple(factors), pos=left.pos),
                                                                                    self.text))
+                products += 1
+                if self.depth + products > MAX_DEPTH:
+                    raise self.error(f"more than {MAX_DEPTH} matrix products in a row", token.pos,
+                                     hint="a product of many matrices: a definition for each part")
                 factors = [("*", self.node(MatMul(so_far, right, pos=token.pos)))]
             if len(factors) == 1:
                 return factors[0][1]
@@ -289,9 +316,11 @@ class _Parser:
         args: list[Node] = []
         keywords: dict[str, tuple[int, Node]] = {}
         while not (self.peek().text == ")" and self.peek().kind == "op"):
-            if self.peek().kind == "name" and self.tokens[self.at + 1].text == "=":
+            if self.starts_definition():  # name=value: a keyword argument
                 key = self.next()
                 self.next()
+                if key.text in keywords:
+                    raise self.error(f"{key.text}= is given twice", key.pos)
                 keywords[key.text] = (key.pos, self.parse_expr(0))
             else:
                 if keywords:
@@ -362,12 +391,19 @@ class _Parser:
             value = node.operand if isinstance(node, Unary) and node.op == "-" else node
             if isinstance(value, Const) and value.name == "inf":
                 return float("-inf") if value is not node else float("inf")
-            if isinstance(node, Num):
+            if isinstance(node, Num) and abs(node.value) <= MAX_PARAMETER:
                 return int(node.value) if node.value.denominator == 1 else float(node.value)
             raise self.error(f"{key} must be a constant number, like 1, 2 or inf", node.pos)
         if kind == "integers" and isinstance(node, List):
-            return tuple(self.integer(item, f"each entry of {key}") for item in node.items)
-        return self.integer(node, "an axis" if key == "axis" else key)
+            return tuple(self.parameter(item, f"each entry of {key}") for item in node.items)
+        return self.parameter(node, "an axis" if key == "axis" else key)
+
+    def parameter(self, node: Node, what: str) -> int:
+        """A constant integer parameter, within ±MAX_PARAMETER (what array functions can take)."""
+        value = self.integer(node, what)
+        if abs(value) > MAX_PARAMETER:
+            raise self.error(f"{what} is out of range (at most {MAX_PARAMETER:,} either way)", node.pos)
+        return value
 
     def parse_postfix(self, node: Node) -> Node:
         chain = 0  # x[0][1]… and A.T.T: each subscript or attribute nests the tree one level deeper
@@ -404,7 +440,7 @@ class _Parser:
             if token.text in (":", ",", "]") and token.kind == "op":
                 parts.append(None)
             else:
-                parts.append(self.integer(self.parse_expr(0), "an index"))
+                parts.append(self.parameter(self.parse_expr(0), "an index"))
             if self.peek().text != ":":
                 break
             self.next()
@@ -454,6 +490,35 @@ def _check_references(text: str, definitions: tuple[Definition, ...], root: Node
                                      hint="a definition is computed once from variables and earlier definitions")
                 raise ParseError(f"{node.name!r} is used before its definition", text, node.pos,
                                  hint=f"move the definition of {node.name!r} before this one")
+
+
+def _check_model_depth(text: str, definitions: tuple[Definition, ...], root: Node) -> None:
+    """The depth of the model with its definitions put in (a use of a definition is as deep as its value):
+    a chain of thousands of definitions is a program thousands of operations deep, which XLA takes minutes
+    to compile, so it is refused as deep nesting in one statement is."""
+    if not definitions:
+        return
+    depth: dict[str, int] = {}
+
+    def deepest(top: Node) -> int:
+        found, stack = 0, [(top, 1)]
+        while stack:
+            node, level = stack.pop()
+            if isinstance(node, Var) and node.name in depth:
+                level += depth[node.name] - 1
+            found = max(found, level)
+            stack.extend((child, level + 1) for child in children(node))
+        return found
+
+    for definition in definitions:
+        depth[definition.name] = deepest(definition.value)
+        if depth[definition.name] > MAX_MODEL_DEPTH:
+            raise ParseError(f"the definitions nest more than {MAX_MODEL_DEPTH} levels deep here (with each "
+                             "definition put in its uses)", text, definition.pos,
+                             hint="XLA's compile time grows fast with depth: use array variables and reductions")
+    if deepest(root) > MAX_MODEL_DEPTH:
+        raise ParseError(f"the model nests more than {MAX_MODEL_DEPTH} levels deep (with each definition put "
+                         "in its uses)", text, root.pos, hint="use array variables and reductions")
 
 
 def unknown_function(name: str, text: str, pos: int) -> UnknownNameError:
