@@ -185,3 +185,16 @@ def test_the_request_machinery_is_the_registrys():
     setup = bind(replace(request, command="hvp"))
     np.testing.assert_allclose(np.asarray(spectrum._hvp(setup)(setup.z, setup.c, np.array([1.0, 0.0]))),
                                [802.0, -400.0])
+
+
+def test_held_values_beside_the_points_hold_for_every_point(tmp_path):
+    points = tmp_path / "points.jsonl"
+    points.write_text('{"x": [1, 2]}\n{"x": [0, 0]}\n')
+    done = run_cli("analyze", "x @ A @ x", "--wrt", "x", "--at", "A=[[2,1],[1,3]]", "--at", f"@{points}", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    np.testing.assert_allclose(first["eigenvalues"], np.linalg.eigvalsh([[4.0, 2.0], [2.0, 6.0]]))
+    assert first["verdict"] == "not critical" and second["verdict"] == "minimum" and second["index"] == 1
+    points.write_text('{"x": [1, 2], "A": [[1, 0], [0, 1]]}\n')
+    clash = run_cli("analyze", "x @ A @ x", "--at", "A=[[2,1],[1,3]]", "--at", f"@{points}")
+    assert clash.returncode == 2 and "which --at holds for every point" in clash.stderr

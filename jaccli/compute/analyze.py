@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import PointError, ShapeError
 from ..inputs import points
 from ..inputs.points import PointSpec
 from .prepare import Request, bind, output_shape
@@ -109,10 +109,28 @@ def analyze_points(request: Request, options: Options = Options(), stdin=None):
     from .check import point_specs
 
     if is_batch(request):
+        held = _held(request)
         for spec in point_specs(request, stdin):
-            yield analyze(request, options, spec)
+            clash = [name for name in spec.named if name in held.named]
+            if clash:
+                raise PointError(f"the record gives {clash[0]!r}, which --at holds for every point",
+                                 hint=f"give {clash[0]!r} in the records or in --at, not in both")
+            yield analyze(request, options, PointSpec({**spec.named, **held.named}, spec.flat))
     else:
         yield analyze(request, options)
+
+
+def _held(request: Request) -> PointSpec:
+    """--at NAME=value beside a file or stream of points: the same for every point (README "Models")."""
+    from ..inputs.sources import held_texts
+    from .budget import default_max_memory
+
+    budget = default_max_memory() if request.max_memory is None else request.max_memory
+    held = points.read_spec(held_texts(request.at), max_bytes=budget)
+    if held.flat:
+        raise PointError("beside a file or stream of points, --at values are named: they hold a variable "
+                         "for every point", hint="e.g. --at A=[[1,2],[3,4]] --at @points.jsonl")
+    return held
 
 
 def _scalar(request: Request, options: Options, spec) -> Analysis:
