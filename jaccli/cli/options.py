@@ -155,11 +155,14 @@ Lanczos = Annotated[bool, typer.Option(
 Trace = Annotated[bool, typer.Option(
     "--trace", help="Hutchinson's estimate of the Hessian's trace from random H·v products, with its standard error.")]
 Probes = Annotated[int, typer.Option("--probes", metavar="N", min=2, help="Rademacher probes for --trace.")]
-Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the probes and of Lanczos' start.")]
+Seed = Annotated[int, typer.Option(
+    "--seed", metavar="S", min=0, max=2**32 - 1, help="Seed of the probes and of Lanczos' start.")]
 Tol = Annotated[Optional[float], typer.Option(
-    "--tol", min=0, help="|λ| ≤ TOL counts as a zero eigenvalue [default: n·ε·max|λ|].", show_default=False)]
+    "--tol", metavar="TOL", min=0, help="|λ| ≤ TOL counts as a zero eigenvalue [default: n·ε·max|λ|].",
+    show_default=False)]
 GTol = Annotated[Optional[float], typer.Option(
-    "--gtol", min=0, help="‖∇f‖ ≤ GTOL counts as a critical point [default: √ε·max|λ|·max(1, ‖x‖∞)].",
+    "--gtol", metavar="GTOL", min=0,
+    help="‖∇f‖ ≤ GTOL counts as a critical point [default: √ε·max|λ|·max(1, ‖x‖∞)].",
     show_default=False)]
 Plot = Annotated[Optional[str], typer.Option(
     "--plot", metavar="FILE|-", help="Draw the matrix: a .png, .svg or .pdf file (matplotlib), or - for a "

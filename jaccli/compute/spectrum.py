@@ -39,11 +39,12 @@ def lanczos_extremes(setup, seed: int = 0) -> tuple[float, float, int]:
     """(smallest, largest eigenvalue of H, H·v products used): Lanczos on the jitted hvp, H never formed.
 
     The plain three-term recurrence (no restarts, no reorthogonalization: three vectors, O(n)
-    memory): the extreme eigenvalues of the tridiagonal T_k are Ritz values that converge to
-    H's extreme eigenvalues from inside. It stops when both have changed by at most
-    SETTLED · max|θ| over the last 2·CHECK steps, or the Krylov space is exhausted (β = 0).
-    ARPACK's residual test (SciPy's eigsh) stalls where H's spectrum ends in a continuum,
-    as at Rosenbrock's minimum beyond n ≈ 1000, and its restarts cost 20 vectors of n.
+    memory; each step one jitted function, so the vectors stay on the device): the extreme
+    eigenvalues of the tridiagonal T_k are Ritz values that converge to H's extreme eigenvalues
+    from inside. It stops when both have changed by at most SETTLED · max|θ| over the last
+    2·CHECK steps, or the Krylov space is exhausted (β = 0). ARPACK's residual test (SciPy's
+    eigsh) stalls where H's spectrum ends in a continuum, as at Rosenbrock's minimum beyond
+    n ≈ 1000, and its restarts cost 20 vectors of n.
     """
     import jax
     from scipy.linalg import eigvalsh_tridiagonal
@@ -51,21 +52,20 @@ def lanczos_extremes(setup, seed: int = 0) -> tuple[float, float, int]:
     from .backend import load_jax, runtime_error, select_device
 
     load_jax()
-    n, dtype = setup.layout.z_size, setup.dtype
-    product = _compiled("hvp", setup, lambda: jax.jit(_hvp(setup)))
+    n = setup.layout.z_size
+    recurrence = _compiled("lanczos", setup, lambda: jax.jit(_lanczos_step(setup)))
     device = select_device(setup.request.device)
     alphas, betas, history = [], [], []
     v = np.random.default_rng(seed).standard_normal(n)
     v /= np.linalg.norm(v)
-    previous, beta, scale, ends = np.zeros(n), 0.0, 0.0, (0.0, 0.0)
+    beta, scale, ends = 0.0, 0.0, (0.0, 0.0)
     try:
         with jax.default_device(device):
             z, c = jax.device_put(setup.z, device), jax.device_put(setup.c, device)
+            v, previous = jax.device_put(v, device), jax.device_put(np.zeros(n), device)
             for step in range(1, LANCZOS_STEPS + 1):
-                w = np.asarray(product(z, c, v.astype(dtype)), dtype=np.float64) - beta * previous
-                alpha = float(v @ w)
-                w -= alpha * v
-                beta = float(np.linalg.norm(w))
+                following, alpha, beta = recurrence(z, c, v, previous, beta)  # the vectors stay on the device
+                alpha, beta = float(alpha), float(beta)
                 alphas.append(alpha)
                 scale = max(scale, abs(alpha), beta)
                 exhausted = beta <= n * EPS64 * scale  # an invariant subspace: T's eigenvalues are H's
@@ -81,12 +81,28 @@ def lanczos_extremes(setup, seed: int = 0) -> tuple[float, float, int]:
                             abs(history[-1][j] - history[-3][j]) <= SETTLED * max(map(abs, ends)) for j in (0, 1))):
                         return ends[0], ends[1], step
                 betas.append(beta)
-                previous, v = v, w / beta
+                previous, v = v, following
     except RuntimeError as error:
         raise runtime_error(error, "try --device cpu or --dtype float32") from error
     warn(f"Lanczos' extreme eigenvalues had not settled after {LANCZOS_STEPS:,} H·v products: "
          "they are bounds from inside the spectrum")
     return ends[0], ends[1], LANCZOS_STEPS
+
+
+def _lanczos_step(setup):
+    """(z, c, v, v₋, β₋) ↦ (v₊, α, β): one step of the recurrence H·v = β₋·v₋ + α·v + β·v₊, in float64."""
+    import jax.numpy as jnp
+
+    product, dtype = _hvp(setup), setup.dtype
+
+    def step(z, c, v, previous, beta):
+        w = product(z, c, v.astype(dtype)).astype(jnp.float64) - beta * previous
+        alpha = jnp.vdot(v, w)
+        w = w - alpha * v
+        norm = jnp.linalg.norm(w)
+        return jnp.where(norm > 0, w / jnp.where(norm > 0, norm, 1.0), w), alpha, norm
+
+    return step
 
 
 def hutchinson(setup, probes: int, seed: int = 0) -> tuple[float, float]:
