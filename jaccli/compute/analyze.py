@@ -62,6 +62,9 @@ class Analysis:
     plan = property(lambda self: self.result.plan)
     point = property(lambda self: self.result.point)
     variables = property(lambda self: self.result.plan.layout.names)
+    wrt = property(lambda self: tuple(s.name for s in self.result.plan.layout.wrt))
+    expr = property(lambda self: self.result.plan.expression.text)
+    command = "analyze"
     device = property(lambda self: self.result.device)
     dtype = property(lambda self: self.result.plan.dtype.name)
     scalar = property(lambda self: self.singular_values is None)
