@@ -15,25 +15,36 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ..errors import ParseError
 from . import functions
-from ..errors import ParseError, UnknownNameError
+from .calls import CallRules
 from .fold import fold
 from .lexer import Token, tokenize
-from .variables import VariableUse, natural_key, variable_uses
+from .models import check_model_depth, check_references
 from .nodes import (
-    Add, BoolOp, Call, Compare, Const, Definition, Index, List, MatMul, Mul, Node, Num, Pow, Unary, Var, children,
-    walk,
+    Add,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    Definition,
+    Index,
+    List,
+    MatMul,
+    Mul,
+    Node,
+    Num,
+    Pow,
+    Unary,
+    Var,
 )
+from .variables import VariableUse, natural_key, variable_uses
 
 _BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 MAX_LENGTH = 1_000_000  # characters
 MAX_NODES = 20_000  # XLA compile time grows fast with the graph: beyond this, arrays and reductions
 MAX_DEPTH = 100
 MAX_LIST_DEPTH = 32  # dimensions of a list output (NumPy allows 64, in all)
-MAX_CONSTANT_ENTRIES = 1 << 24  # eye/zeros/ones inside an expression (128 MB of float64); more goes in --at
-MAX_DIFFERENCES = 100  # diff(x, n): n slices each
-MAX_PARAMETER = 2**31 - 1  # a constant parameter (axis, k, shift, a size) fits an int32, as XLA's do
-MAX_MODEL_DEPTH = 500  # nesting through definitions: XLA compile time grows fast with the depth of a chain
 
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}
 _INFIX = {"or": 1, "and": 2, **{op: 4 for op in _COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "**": 8}
@@ -92,7 +103,7 @@ def _check_length(text: str) -> None:
         )
 
 
-class _Parser:
+class _Parser(CallRules):
     def __init__(self, text: str, allow_keywords: frozenset[str]):
         self.text = text
         self.tokens = tokenize(text)
@@ -183,8 +194,8 @@ class _Parser:
             raise self.error(f"a definition of {token.text!r} after the final expression", token.pos,
                              hint="definitions (NAME = …) come first, the expression to differentiate last")
         self.expect_end()
-        _check_references(self.text, tuple(definitions.values()), root)
-        _check_model_depth(self.text, tuple(definitions.values()), root)
+        check_references(self.text, tuple(definitions.values()), root)
+        check_model_depth(self.text, tuple(definitions.values()), root)
         return tuple(definitions.values()), root
 
     def parse_definition(self, earlier: dict[str, Definition]) -> Definition:
@@ -332,79 +343,6 @@ class _Parser:
         self.expect(")", opening)
         return self.node(self.make_call(name, args, keywords))
 
-    def make_call(self, name: Token, args: list[Node], keywords: dict) -> Node:
-        if name.text in self.allow_keywords:  # a builder: its caller checks the arguments
-            named = tuple((key, node) for key, (_, node) in keywords.items())
-            return Call(name.text, tuple(args), keywords=named, pos=name.pos)
-        canonical = functions.canonical_name(name.text)
-        if canonical is None:
-            raise unknown_function(name.text, self.text, name.pos)
-        signature = functions.SIGNATURES[canonical]
-        static: dict[str, object] = {}
-        for key, (pos, value) in keywords.items():
-            if key not in signature.keywords:
-                takes = ", ".join(f"{k}=" for k in signature.keywords)
-                raise self.error(f"{canonical}() takes no argument {key!r}", pos,
-                                 hint=f"{canonical}() takes {takes}" if takes else signature.doc or None)
-            static[key] = self.static_value(key, value)
-        arrays = signature.max_args if signature.max_args >= 0 else len(args)
-        if len(args) > arrays:  # positional constant parameters, in order: sum(x, 1), norm(x, 1), roll(x, 2)
-            extra, args = args[arrays:], args[:arrays]
-            if len(extra) > len(signature.static):
-                raise self.error(f"{canonical}() takes {_count(signature)}, but got {arrays + len(extra)}",
-                                 name.pos, hint=signature.doc or None)
-            for key, value in zip(signature.static, extra):
-                if key in static:
-                    raise self.error(f"{canonical}() got {key} twice", value.pos)
-                static[key] = self.static_value(key, value)
-        if len(args) < signature.min_args:
-            raise self.error(f"{canonical}() takes {_count(signature)}, but got {len(args)}", name.pos,
-                             hint=signature.doc or None)
-        missing = [key for key in signature.static[: signature.required] if key not in static]
-        if missing:
-            raise self.error(f"{canonical}() needs its {missing[0]} argument", name.pos, hint=signature.doc or None)
-        self.check_sizes(canonical, static, name.pos)
-        if static.get("axis") is not None and canonical in ("min", "max") and len(args) > 1:
-            raise self.error(f"{canonical}() of several arguments is elementwise and takes no axis", name.pos)
-        return Call(canonical, tuple(args), tuple(static.items()), pos=name.pos)
-
-    def check_sizes(self, name: str, static: dict, pos: int) -> None:
-        """Constant arrays and repeated differences are bounded before anything is built."""
-        if name in functions.CONSTRUCTORS:
-            shape = (static["n"], static.get("m", static["n"])) if name == "eye" else static["shape"]
-            shape = shape if isinstance(shape, tuple) else (shape,)
-            if any(size < 0 for size in shape):
-                raise self.error(f"{name}() of a negative size {shape}", pos)
-            entries = 1
-            for size in shape:
-                entries *= size
-            if entries > MAX_CONSTANT_ENTRIES:
-                raise self.error(f"{name}() of shape {shape} has {entries:,} entries (the limit is "
-                                 f"{MAX_CONSTANT_ENTRIES:,})", pos, hint="give large constant arrays in --at")
-        if name == "diff" and not 0 <= static.get("n", 1) <= MAX_DIFFERENCES:
-            raise self.error(f"diff()'s n is between 0 and {MAX_DIFFERENCES}", pos)
-
-    def static_value(self, key: str, node: Node):
-        """A constant parameter: an integer, integers (one or a tuple), or a number such as inf (norm's ord)."""
-        kind = functions.STATIC_KINDS[key]
-        if kind == "number":
-            value = node.operand if isinstance(node, Unary) and node.op == "-" else node
-            if isinstance(value, Const) and value.name == "inf":
-                return float("-inf") if value is not node else float("inf")
-            if isinstance(node, Num) and abs(node.value) <= MAX_PARAMETER:
-                return int(node.value) if node.value.denominator == 1 else float(node.value)
-            raise self.error(f"{key} must be a constant number, like 1, 2 or inf", node.pos)
-        if kind == "integers" and isinstance(node, List):
-            return tuple(self.parameter(item, f"each entry of {key}") for item in node.items)
-        return self.parameter(node, "an axis" if key == "axis" else key)
-
-    def parameter(self, node: Node, what: str) -> int:
-        """A constant integer parameter, within ±MAX_PARAMETER (what array functions can take)."""
-        value = self.integer(node, what)
-        if abs(value) > MAX_PARAMETER:
-            raise self.error(f"{what} is out of range (at most {MAX_PARAMETER:,} either way)", node.pos)
-        return value
-
     def parse_postfix(self, node: Node) -> Node:
         chain = 0  # x[0][1]… and A.T.T: each subscript or attribute nests the tree one level deeper
         while self.peek().text in ("[", ".") and self.peek().kind == "op":
@@ -454,11 +392,6 @@ class _Parser:
             raise self.error("a slice step cannot be zero", self.peek().pos)
         return slice(*parts)
 
-    def integer(self, node: Node, what: str) -> int:
-        if isinstance(node, Num) and node.value.denominator == 1:
-            return int(node.value)
-        raise self.error(f"{what} must be a constant integer, like 0, -1 or 2", node.pos)
-
     def number(self, token: Token) -> Fraction:
         text = token.text.replace("_", "")
         mantissa, _, exponent = text.lower().partition("e")
@@ -468,66 +401,6 @@ class _Parser:
                 hint="float64 holds about 1.8e308 at the most and 5e-324 at the least",
             )
         return Fraction(text)
-
-
-def _count(signature: functions.Signature) -> str:
-    """How many arguments a function takes, in words: '1 argument', '1 to 3 arguments'."""
-    low, high = signature.min_args, signature.max_args
-    if high >= 0:
-        high += len(signature.static)
-    expected = f"{low}" if low == high else f"at least {low}" if high < 0 else f"{low} to {high}"
-    return f"{expected} argument{'s' if expected != '1' else ''}"
-
-
-def _check_references(text: str, definitions: tuple[Definition, ...], root: Node) -> None:
-    """A definition uses variables and earlier definitions only: not itself, not a later one."""
-    order = {d.name: i for i, d in enumerate(definitions)}
-    for i, definition in enumerate(definitions):
-        for node in walk(definition.value):
-            if isinstance(node, Var) and order.get(node.name, -1) >= i:
-                if node.name == definition.name:
-                    raise ParseError(f"the definition of {node.name!r} refers to itself", text, node.pos,
-                                     hint="a definition is computed once from variables and earlier definitions")
-                raise ParseError(f"{node.name!r} is used before its definition", text, node.pos,
-                                 hint=f"move the definition of {node.name!r} before this one")
-
-
-def _check_model_depth(text: str, definitions: tuple[Definition, ...], root: Node) -> None:
-    """The depth of the model with its definitions put in (a use of a definition is as deep as its value):
-    a chain of thousands of definitions is a program thousands of operations deep, which XLA takes minutes
-    to compile, so it is refused as deep nesting in one statement is."""
-    if not definitions:
-        return
-    depth: dict[str, int] = {}
-
-    def deepest(top: Node) -> int:
-        found, stack = 0, [(top, 1)]
-        while stack:
-            node, level = stack.pop()
-            if isinstance(node, Var) and node.name in depth:
-                level += depth[node.name] - 1
-            found = max(found, level)
-            stack.extend((child, level + 1) for child in children(node))
-        return found
-
-    for definition in definitions:
-        depth[definition.name] = deepest(definition.value)
-        if depth[definition.name] > MAX_MODEL_DEPTH:
-            raise ParseError(f"the definitions nest more than {MAX_MODEL_DEPTH} levels deep here (with each "
-                             "definition put in its uses)", text, definition.pos,
-                             hint="XLA's compile time grows fast with depth: use array variables and reductions")
-    if deepest(root) > MAX_MODEL_DEPTH:
-        raise ParseError(f"the model nests more than {MAX_MODEL_DEPTH} levels deep (with each definition put "
-                         "in its uses)", text, root.pos, hint="use array variables and reductions")
-
-
-def unknown_function(name: str, text: str, pos: int) -> UnknownNameError:
-    known = [*functions.SIGNATURES, *functions.ALIASES]
-    close = functions.closest_names(name, known)
-    hints = [f"did you mean {' or '.join(close)}?" if close else "the README lists the functions."]
-    if len(name) == 1:
-        hints.append(f"For a product write {name}*(…).")
-    return UnknownNameError(f"unknown function {name!r}", text, pos, hint=" ".join(hints))
 
 
 def _describe(token: Token) -> str:
