@@ -20,12 +20,13 @@ from ..inputs import files, points
 from ..inputs.builders import format_bytes
 from ..inputs.layout import Layout
 from ..inputs.records import BadRecord, Block, NamedRows, RecordReader
-from ..inputs.sources import held_texts, record_floats, record_source, record_spec
+from ..inputs.sources import record_floats, record_source, record_spec
 from . import cache
 from .backend import device_name, load_jax, runtime_error, select_device
 from .budget import default_max_memory
 from .cluster import join, refuse_stdin, share
 from .devices import choose, jit_points, point_mesh, round_up, span
+from .held import Held
 from .prepare import Plan, Request, bind, plan, read_expression
 
 MAX_CHUNK = 65536
@@ -66,7 +67,7 @@ class BatchRun:
         self.device_name = device_name(self.device) if self.mesh is None else span(self.devices)
         self.sources = {opt: record_source(texts, opt) for texts, opt in
                         ((request.at, "--at"), (request.v, "--v"), (request.u, "--u"))}
-        self.held = self._held(request.at)  # --at NAME=value beside the records: shared by every record
+        self.held = Held(request.at, bool(self.sources["--at"]), self.expression.variables, self.budget)
         streams = [opt for opt, src in self.sources.items() if src == "-"]
         self.shared = streams if len(streams) > 1 else None  # several '-': one record carries all
         self.reader = self._reader(streams, stdin)
@@ -80,23 +81,6 @@ class BatchRun:
         self.header_columns: np.ndarray | None = None  # a CSV header: the column of each slot, in layout order
         if self.reader is not None and chunk_size:
             self.reader.max_rows = min(chunk_size, self.reader.max_rows)  # until the plan checks it
-
-    def _held(self, texts) -> points.PointSpec | None:
-        if not self.sources["--at"] or isinstance(texts, points.PointSpec) or len(texts) < 2:
-            return None
-        held = points.read_spec(held_texts(texts), max_bytes=self.budget)
-        if held.flat:
-            raise PointError("beside a file or stream of points, --at values are named: they hold a variable "
-                             "for every point", hint="e.g. --at A=[[1,2],[3,4]] --at @points.jsonl")
-        for name in held.named:
-            if name not in self.expression.variables:
-                raise points.unknown_variable(name, self.expression.variables, "--at")
-        return held
-
-    def _record_names(self) -> list[str]:
-        """The variables that each record gives (all but the held ones)."""
-        held = self.held.named if self.held else {}
-        return [n for n in self.expression.variables if n not in held]
 
     def _check_names(self) -> None:
         """--vars and --wrt name variables of the expression: a usage error before any record, not a bad record."""
@@ -207,7 +191,7 @@ class BatchRun:
 
     def _names(self) -> str:
         if self._carried() == ["--at"]:
-            return ", ".join(s.name for s in self.record_slots)
+            return ", ".join(s.name for s in self.held.record_slots)
         return " then ".join(o[2:] for o in self._carried())
 
     def _parts(self, record) -> dict:
@@ -231,7 +215,7 @@ class BatchRun:
 
     def _expression_width(self) -> int | None:
         """How many values a point has, when the expression alone tells (scalars, x[0]…x[k])."""
-        uses = [self.expression.uses[name] for name in self._record_names()]
+        uses = [self.expression.uses[name] for name in self.held.others(self.expression.variables)]
         if all(u.rank == 0 or u.size_known for u in uses):
             return sum(1 if u.rank == 0 else u.min_size for u in uses)
         return None
@@ -248,13 +232,13 @@ class BatchRun:
 
     def _width(self, option: str) -> int:
         layout = self.plan.layout
-        return {"--at": layout.z_size + layout.c_size - self.held_flat.size, "--v": layout.z_size,
+        return {"--at": layout.z_size + layout.c_size - self.held.flat.size, "--v": layout.z_size,
                 "--u": math.prod(self.plan.out_shape)}[option]
 
     def _flat(self, option: str, value) -> np.ndarray:
         layout = self.plan.layout
         if isinstance(value, dict):
-            slots = self.record_slots if option == "--at" else layout.wrt
+            slots = self.held.record_slots if option == "--at" else layout.wrt
             names = [s.name for s in slots]
             unknown = [n for n in value if n not in names]
             if unknown or option == "--u":
@@ -280,13 +264,13 @@ class BatchRun:
                              hint='remove the header line, or use JSON lines: {"at": [1, 2], "v": [1, 0]}'
                              if len(carried) > 1 else "remove the header line")
         if carried[0] == "--at":
-            self._check_header(names, self._record_names(), source)
+            self._check_header(names, self.held.others(self.expression.variables), source)
             indexed = [n for n in names if self.expression.uses[n].rank != 0]
             if indexed:
                 raise PointError(f"the CSV header of {source} names {indexed[0]!r}, an array (it is indexed): "
                                  "a header names scalars", hint='give arrays in JSON lines: {"x": [1, 2, 3]}')
             self._make_plan({"--at": rows[0]})
-            slots = self.record_slots
+            slots = self.held.record_slots
         else:
             self._make_plan({})
             slots = self.plan.layout.wrt
@@ -331,7 +315,7 @@ class BatchRun:
         first_at = parts.get("--at")
         if isinstance(first_at, np.ndarray) and first_at.ndim == 2:
             first_at = first_at[0]
-        setup = bind(self.request, None if first_at is None else self._with_held(record_spec(first_at)),
+        setup = bind(self.request, None if first_at is None else self.held.merge(record_spec(first_at)),
                      self.expression)
         carried = self._carried()
         # the operator one point would use, on all directions at once (it is vmapped over the points)
@@ -343,45 +327,13 @@ class BatchRun:
         layout = setup.layout
         self.fixed_point = None if first_at is not None else \
             np.concatenate([np.reshape(setup.point[n], -1) for n in layout.names] or [np.zeros(0)])
-        self._place_held(setup)
+        self.held.place(setup)
         self.chunk = self._chunk_points(setup.dtype.itemsize)
         self.reader.max_rows = self.chunk
         self.stream = self.reader.total is None  # answers one line at a time: format quickly
         self.fixed_vector = self.plan.vector
         self.columns = self._columns(layout)
         self.compiled = self._compile(self.plan.operator())
-
-    def _with_held(self, spec: points.PointSpec) -> points.PointSpec:
-        if not self.held:
-            return spec
-        both = [name for name in spec.named if name in self.held.named]
-        if both:
-            raise PointError(f"the record gives {both[0]!r}, which --at holds for every point",
-                             hint=f"give {both[0]!r} in the records or in --at, not in both")
-        return points.PointSpec({**spec.named, **self.held.named}, spec.flat)
-
-    def _place_held(self, setup) -> None:
-        """Where the held values go in a full row of the layout, and which slots the records fill."""
-        layout = setup.layout
-        held = self.held.named if self.held else {}
-        self.record_slots = [s for s in layout.slots if s.name not in held]
-        starts = np.cumsum([0] + [s.size for s in layout.slots])
-        ranges = {s.name: np.arange(starts[i], starts[i] + s.size) for i, s in enumerate(layout.slots)}
-        self.record_cols = np.concatenate([ranges[s.name] for s in self.record_slots] or [np.zeros(0, int)])
-        self.held_cols = np.concatenate([ranges[s.name] for s in layout.slots if s.name in held]
-                                        or [np.zeros(0, int)]).astype(int)
-        self.held_flat = np.concatenate([np.reshape(setup.point[s.name], -1) for s in layout.slots
-                                         if s.name in held] or [np.zeros(0)])
-        self.full_width = int(starts[-1])
-
-    def _full_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Records' rows with the held values put in: rows of the whole layout."""
-        if not self.held_flat.size:
-            return rows
-        full = np.empty((rows.shape[0], self.full_width), dtype=np.result_type(rows, self.held_flat))
-        full[:, self.record_cols] = rows
-        full[:, self.held_cols] = self.held_flat
-        return full
 
     def _chunk_points(self, itemsize: int) -> int:
         """Points a chunk: --chunk-size (refused above the memory budget) or from the budget; never above the
@@ -439,7 +391,7 @@ class BatchRun:
         z_cols, c_cols = self.columns
         size = self._padded_size(count)
         if self.fixed_point is None:
-            rows = self._full_rows(parts["--at"])
+            rows = self.held.full_rows(parts["--at"])
             z, c = _pad(rows[:, z_cols], size), _pad(rows[:, c_cols], size)
         else:
             rows = None
