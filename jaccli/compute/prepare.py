@@ -23,11 +23,11 @@ from ..errors import ParseError, PointError, ShapeError, warn
 from ..inputs import points
 from ..inputs.layout import Layout
 from ..inputs.points import PointSpec
-from ..language.parse import Expression, one_newline, parse_expression
+from ..language.lexer import one_newline
+from ..language.parse import Expression, parse_expression
 from . import commands
 from .budget import block_size, default_max_memory, guard_size
 from .commands import Command
-
 
 
 @dataclass(frozen=True)

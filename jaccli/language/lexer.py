@@ -65,3 +65,36 @@ def tokenize(text: str) -> list[Token]:
         pos = end
     tokens.append(Token("end", "", len(text)))
     return tokens
+
+
+_BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def one_newline(text: str) -> str:
+    """Every line break (CRLF, a lone CR, VT, FF, U+2028 …) as '\n', so that statements end at each of them
+    and error lines are whole."""
+    return _BREAKS.sub("\n", text) if _BREAKS.search(text) else text
+
+
+def describe(token: Token) -> str:
+    """A token as an error message names it."""
+    if token.kind == "end":
+        return "end of expression"
+    return f"{token.text!r}"
+
+
+def hint_after(token: Token) -> str | None:
+    """A hint for an unexpected token, when one helps."""
+    if token.kind == "end":
+        return "the expression ends too early: is an operand or a closing bracket missing?"
+    if token.text == "=":
+        return "use == to compare"
+    if token.text == "//":
+        return "for floor division write floor(a/b)"
+    if token.text == "%":
+        return "the remainder operator is not supported"
+    if token.kind in ("num", "name", "op") and token.text in ("(", "["):
+        return None
+    if token.kind in ("num", "name"):
+        return "is an operator missing? write * for a product"
+    return None

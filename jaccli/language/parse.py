@@ -11,7 +11,6 @@ hostile strings get a `ParseError` with a caret, never a hang.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -19,7 +18,7 @@ from ..errors import ParseError
 from . import functions
 from .calls import CallRules
 from .fold import fold
-from .lexer import Token, tokenize
+from .lexer import Token, describe, hint_after, one_newline, tokenize
 from .models import check_model_depth, check_references
 from .nodes import (
     Add,
@@ -40,7 +39,6 @@ from .nodes import (
 )
 from .variables import VariableUse, natural_key, variable_uses
 
-_BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 MAX_LENGTH = 1_000_000  # characters
 MAX_NODES = 20_000  # XLA compile time grows fast with the graph: beyond this, arrays and reductions
 MAX_DEPTH = 100
@@ -64,12 +62,6 @@ class Expression:
         from .nodes import format_node
 
         return "; ".join([*(f"{d.name} = {format_node(d.value)}" for d in self.definitions), format_node(self.root)])
-
-
-def one_newline(text: str) -> str:
-    """Every line break (CRLF, a lone CR, VT, FF, U+2028 …) as '\n', so that statements end at each of them
-    and error lines are whole."""
-    return _BREAKS.sub("\n", text) if _BREAKS.search(text) else text
 
 
 def parse_expression(text: str) -> Expression:
@@ -126,7 +118,7 @@ class _Parser(CallRules):
         token = self.peek()
         if token.text != text or token.kind != "op":
             where = f" to close the {opening.text!r} at position {opening.pos + 1}" if opening else ""
-            raise ParseError(f"expected {text!r}{where}, found {_describe(token)}", self.text, token.pos)
+            raise ParseError(f"expected {text!r}{where}, found {describe(token)}", self.text, token.pos)
         return self.next()
 
     def error(self, message: str, pos: int, hint: str | None = None) -> ParseError:
@@ -139,7 +131,7 @@ class _Parser(CallRules):
     def expect_end(self) -> None:
         token = self.peek()
         if token.kind != "end":
-            raise ParseError(f"unexpected {_describe(token)}", self.text, token.pos, hint=_hint_after(token))
+            raise ParseError(f"unexpected {describe(token)}", self.text, token.pos, hint=hint_after(token))
 
     def starts_definition(self) -> bool:
         """NAME = here (not NAME ==)."""
@@ -177,7 +169,7 @@ class _Parser(CallRules):
                                  f"{definition.name} = …; sum({definition.name}**2)")
             if not self.separator():
                 token = self.peek()
-                raise self.error(f"unexpected {_describe(token)} after the definition of {definition.name!r}",
+                raise self.error(f"unexpected {describe(token)} after the definition of {definition.name!r}",
                                  token.pos, hint="end a definition with ; or a new line")
         if self.peek().kind == "end" and definitions:
             last = list(definitions)[-1]
@@ -310,7 +302,7 @@ class _Parser(CallRules):
             if not items:
                 raise self.error("an empty list has no value", token.pos)
             return self.node(List(tuple(items), pos=token.pos))
-        raise self.error(f"unexpected {_describe(token)}", token.pos, hint=_hint_after(token))
+        raise self.error(f"unexpected {describe(token)}", token.pos, hint=hint_after(token))
 
     def parse_sequence(self, closing: str, opening: Token) -> list[Node]:
         items: list[Node] = []
@@ -354,7 +346,7 @@ class _Parser(CallRules):
             if opening.text == ".":
                 attribute = self.peek()
                 if attribute.kind != "name" or attribute.text != "T":
-                    raise self.error(f"unexpected {_describe(attribute)} after '.'", attribute.pos,
+                    raise self.error(f"unexpected {describe(attribute)} after '.'", attribute.pos,
                                      hint="the one attribute is .T (the transpose); functions are called: sum(x)")
                 self.next()
                 node = self.node(Call("transpose", (node,), pos=opening.pos))
@@ -401,25 +393,3 @@ class _Parser(CallRules):
                 hint="float64 holds about 1.8e308 at the most and 5e-324 at the least",
             )
         return Fraction(text)
-
-
-def _describe(token: Token) -> str:
-    if token.kind == "end":
-        return "end of expression"
-    return f"{token.text!r}"
-
-
-def _hint_after(token: Token) -> str | None:
-    if token.kind == "end":
-        return "the expression ends too early: is an operand or a closing bracket missing?"
-    if token.text == "=":
-        return "use == to compare"
-    if token.text == "//":
-        return "for floor division write floor(a/b)"
-    if token.text == "%":
-        return "the remainder operator is not supported"
-    if token.kind in ("num", "name", "op") and token.text in ("(", "["):
-        return None
-    if token.kind in ("num", "name"):
-        return "is an operator missing? write * for a product"
-    return None
