@@ -18,7 +18,6 @@ import numpy as np
 from ..errors import JaccliError, PointError, ShapeError, TooLargeError
 from ..inputs import files, points
 from ..inputs.builders import format_bytes
-from ..inputs.layout import Layout
 from ..inputs.records import BadRecord, Block, NamedRows, RecordReader
 from ..inputs.sources import record_floats, record_source, record_spec
 from . import cache
@@ -28,6 +27,7 @@ from .cluster import join, refuse_stdin, share
 from .devices import choose, jit_points, point_mesh, round_up, span
 from .held import Held
 from .prepare import Plan, Request, bind, plan, read_expression
+from .rows import check_header, layout_columns, pad, stack
 
 MAX_CHUNK = 65536
 STREAM_CHUNK = 4096  # a pipe: points computed together at most (a partial chunk is padded to a power of two)
@@ -176,14 +176,14 @@ class BatchRun:
                 if getattr(error, "whole_run", False):  # not this record's fault (--chunk-size)
                     raise
                 if run_indices:
-                    yield np.array(run_indices), _stack(run_parts)
+                    yield np.array(run_indices), stack(run_parts)
                     run_indices, run_parts = [], []
                 yield BadRecord(int(line), error.message, int(i))
                 continue
             run_indices.append(i)
             run_parts.append(parts)
         if run_indices:
-            yield np.array(run_indices), _stack(run_parts)
+            yield np.array(run_indices), stack(run_parts)
 
     def _carried(self) -> list[str]:
         """The options whose values come in the records."""
@@ -264,7 +264,7 @@ class BatchRun:
                              hint='remove the header line, or use JSON lines: {"at": [1, 2], "v": [1, 0]}'
                              if len(carried) > 1 else "remove the header line")
         if carried[0] == "--at":
-            self._check_header(names, self.held.others(self.expression.variables), source)
+            check_header(names, self.held.others(self.expression.variables), source)
             indexed = [n for n in names if self.expression.uses[n].rank != 0]
             if indexed:
                 raise PointError(f"the CSV header of {source} names {indexed[0]!r}, an array (it is indexed): "
@@ -274,25 +274,12 @@ class BatchRun:
         else:
             self._make_plan({})
             slots = self.plan.layout.wrt
-            self._check_header(names, [s.name for s in slots], source)
+            check_header(names, [s.name for s in slots], source)
         arrays = [s.name for s in slots if s.size != 1]
         if arrays:
             raise PointError(f"the CSV header of {source} names {arrays[0]!r}, an array: a header names scalars",
                              hint='give arrays in JSON lines: {"x": [1, 2, 3]}')
         self.header_columns = np.array([names.index(s.name) for s in slots], dtype=int)
-
-    @staticmethod
-    def _check_header(names: list[str], variables: list[str], source: str) -> None:
-        unknown = [n for n in names if n not in variables]
-        if unknown:
-            hint = points.unknown_variable(unknown[0], variables, "").hint
-            raise PointError(f"the CSV header of {source} names {', '.join(map(repr, unknown))}, which "
-                             + ("is not a variable" if len(unknown) == 1 else "are not variables")
-                             + " of the expression", hint=hint)
-        missing = [n for n in variables if n not in names]
-        if missing:
-            raise PointError(f"the CSV header of {source} has no column for {', '.join(map(repr, missing))}",
-                             hint=f"a header names every variable once: {','.join(variables)}")
 
     def plan_without_records(self) -> bool:
         """Make the plan when no record was good (--skip-bad): a zero point when the widths are known."""
@@ -332,7 +319,7 @@ class BatchRun:
         self.reader.max_rows = self.chunk
         self.stream = self.reader.total is None  # answers one line at a time: format quickly
         self.fixed_vector = self.plan.vector
-        self.columns = self._columns(layout)
+        self.columns = layout_columns(layout)
         self.compiled = self._compile(self.plan.operator())
 
     def _chunk_points(self, itemsize: int) -> int:
@@ -356,15 +343,6 @@ class BatchRun:
         if self.reader.ended:  # the whole input is known: padding beyond it is wasted work
             chunk = min(chunk, max(1, self.reader.records))
         return chunk if self.mesh is None else round_up(chunk, len(self.devices))  # even shards
-
-    @staticmethod
-    def _columns(layout: Layout):
-        starts = np.cumsum([0] + [s.size for s in layout.slots])
-        z_cols = np.concatenate([np.arange(starts[i], starts[i] + s.size) for i, s in enumerate(layout.slots)
-                                 if s.wrt] or [np.zeros(0, int)])
-        c_cols = np.concatenate([np.arange(starts[i], starts[i] + s.size) for i, s in enumerate(layout.slots)
-                                 if not s.wrt] or [np.zeros(0, int)])
-        return z_cols.astype(int), c_cols.astype(int)
 
     def _compile(self, operator):
         jax = self.jax
@@ -392,12 +370,12 @@ class BatchRun:
         size = self._padded_size(count)
         if self.fixed_point is None:
             rows = self.held.full_rows(parts["--at"])
-            z, c = _pad(rows[:, z_cols], size), _pad(rows[:, c_cols], size)
+            z, c = pad(rows[:, z_cols], size), pad(rows[:, c_cols], size)
         else:
             rows = None
             z, c = self.fixed_point[z_cols], self.fixed_point[c_cols]
         if self.fixed_vector is None:
-            w = _pad(parts["--v" if "--v" in parts else "--u"], size)
+            w = pad(parts["--v" if "--v" in parts else "--u"], size)
         else:
             w = self.fixed_vector
         dtype = plan.dtype
@@ -419,14 +397,3 @@ class BatchRun:
             return self.chunk
         size = min(self.chunk, 1 << max(count - 1, 0).bit_length())
         return size if self.mesh is None else round_up(size, len(self.devices))  # the chunk is a multiple too
-
-
-def _stack(run_parts: list[dict]) -> dict:
-    return {option: np.stack([p[option] for p in run_parts]) for option in run_parts[0]}
-
-
-def _pad(rows: np.ndarray, size: int) -> np.ndarray:
-    """Rows padded to `size` by repeating the last one (always a valid point)."""
-    if rows.shape[0] == size:
-        return rows
-    return np.concatenate([rows, np.repeat(rows[-1:], size - rows.shape[0], axis=0)])
