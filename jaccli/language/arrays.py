@@ -4,7 +4,7 @@ NumPy and `jax.numpy` share these signatures, so one table serves the JAX
 translation (`compute.translate`) and constant values (`inputs.constants`). The
 module `xp` is given; this file imports neither. Each entry takes the array
 arguments, then the constant parameters the parser read (`axis`, `k`, `shape`, …)
-as keywords, with NumPy's defaults.
+as keywords, with NumPy's defaults. (`@` and `matmul` are the evaluator's own, which names both shapes.)
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ def array_functions(xp) -> dict:
         return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
     return {
-        "matmul": xp.matmul,
         "transpose": lambda x, axes=None: xp.transpose(x, axes),
         "reshape": lambda x, shape: xp.reshape(x, shape),
         "ravel": xp.ravel,

@@ -80,20 +80,17 @@ class Emitter:
     def check_broadcast(self, node: nodes.Node, operands) -> None:
         """Elementwise operands (symbol, node, value) whose shapes do not broadcast: the operator, both shapes and
         a caret at the operand that does not fit, before any array module says it in its own words."""
-        shape, so_far = None, None
-        for symbol, child, value in operands:
+        (_, first, value), *rest = operands
+        shape, so_far = tuple(self.xp.shape(value)), first
+        for symbol, child, value in rest:
             here = tuple(self.xp.shape(value))
-            if shape is not None:
-                try:
-                    shape = tuple(self.xp.broadcast_shapes(shape, here))
-                except ValueError:
-                    left = _short(nodes.format_node(so_far)) if so_far is not None else "…"
-                    raise self.shape_error(child, f"{left} {symbol} {_short(nodes.format_node(child))}: "
-                                           f"{shape} {symbol} {here} do not fit", prefix="") from None
-            else:
-                shape = here
-            so_far = child if so_far is None else node
-        return None
+            try:
+                shape = tuple(self.xp.broadcast_shapes(shape, here))
+            except ValueError:
+                raise self.shape_error(child, f"{_short(nodes.format_node(so_far))} {symbol} "
+                                       f"{_short(nodes.format_node(child))}: {shape} {symbol} {here} do not fit",
+                                       prefix="") from None
+            so_far = node  # past the second operand, the left side is the whole expression so far
 
     def constant(self, value):
         return self.xp.asarray(value, self.dtype)

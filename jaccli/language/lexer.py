@@ -73,7 +73,7 @@ _BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 def one_newline(text: str) -> str:
     """Every line break (CRLF, a lone CR, VT, FF, U+2028 …) as '\n', so that statements end at each of them
     and error lines are whole."""
-    return _BREAKS.sub("\n", text) if _BREAKS.search(text) else text
+    return _BREAKS.sub("\n", text)
 
 
 def describe(token: Token) -> str:
