@@ -24,7 +24,7 @@ def bad_inputs(d: Path):
     (d / "bad.csv").write_text("1,2\nq,3\n")
     (d / "ragged.csv").write_text("1,2\n3\n")
     (d / "junk.txt").write_text("@@@\n")
-    np.save(d / "c.npy", np.ones(2, complex))
+    np.save(d / "c.npy", np.ones(2, bool))
     return [
         ["eval", "sin(x", "--at", "1"], ["eval", "x +", "--at", "1"], ["eval", "x $ y", "--at", "1,2"],
         ["eval", "sinn(x)", "--at", "1"], ["eval", "x(1+y)", "--at", "1,2"], ["eval", "x²", "--at", "1"],

@@ -15,7 +15,7 @@ import typer
 from ..env import Environment
 from ..errors import ExitCode
 from .options import (
-    U, V, At, DType, Dtype, DeviceOpt, Expr, HessMode, JacMode, JacobianMode, MaxMemory, NoCache, Of, Order, Partial,
+    U, V, At, Dtype, DeviceOpt, Expr, HessMode, Holomorphic, JacMode, JacobianMode, MaxMemory, NoCache, Of, Order, Partial,
     ReportFmt, SecondOrderMode, Symbolic, Vars, WithValue, Wrt,
 )
 from .options import GTol, Lanczos, Output, Plot, PlotKindOpt, PlotSize, Precision, Probes, Seed, Tol, Trace
@@ -59,7 +59,7 @@ def _root(version: Annotated[bool, typer.Option(
 
 def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=None, u=None, mode=None,
             order=None, partial=None, with_value=False, symbolic=False, plot=None, plot_kind=None,
-            plot_size=None) -> None:
+            plot_size=None, holomorphic=False) -> None:
     """Build the Request, run it at one point or many, and write the result (and --plot's picture)."""
     from ..inputs.sources import is_batch
     from ..compute.prepare import Request
@@ -70,6 +70,7 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         wrt=shared.wrt, mode=mode.value if mode else None, dtype=shared.dtype, device=shared.device,
         max_memory=shared.max_memory, no_cache=shared.no_cache, chunk_size=shared.chunk_size, order=order,
         partial=names(partial), with_value=with_value, devices=shared.devices, cluster=shared.cluster,
+        holomorphic=holomorphic,
     )
     if request.cluster is not None:  # --distributed: joined before JAX starts; which part is ours follows
         from ..compute.cluster import join, part_name, process, refuse_stdin
@@ -116,39 +117,39 @@ def eval_(ctx: typer.Context, expr: Expr, with_value: WithValue = False, *, shar
 
 @app.command()
 @with_shared
-def grad(ctx: typer.Context, expr: Expr, with_value: WithValue = False, symbolic: Symbolic = False, *,
-         shared: Shared) -> None:
+def grad(ctx: typer.Context, expr: Expr, with_value: WithValue = False, symbolic: Symbolic = False,
+         holomorphic: Holomorphic = False, *, shared: Shared) -> None:
     """The gradient ∇f of a scalar expression.
 
     Example: jaccli grad "x**2*y + y**3" --at 1,2
     """
-    compute(ctx, "grad", expr, shared, with_value=with_value, symbolic=symbolic)
+    compute(ctx, "grad", expr, shared, with_value=with_value, symbolic=symbolic, holomorphic=holomorphic)
 
 
 @app.command()
 @with_shared
 def jacobian(ctx: typer.Context, expr: Expr, mode: JacMode = JacobianMode.auto, symbolic: Symbolic = False,
-             plot: Plot = None, plot_kind: PlotKindOpt = None, plot_size: PlotSize = None, *,
-             shared: Shared) -> None:
+             holomorphic: Holomorphic = False, plot: Plot = None, plot_kind: PlotKindOpt = None,
+             plot_size: PlotSize = None, *, shared: Shared) -> None:
     """The Jacobian ∂f/∂x, shape out_shape + in_shape.
 
     Example: jaccli jacobian "[x**2*y, sin(z)]" --at 1,2,pi/2
     """
     compute(ctx, "jacobian", expr, shared, mode=mode, symbolic=symbolic, plot=plot, plot_kind=plot_kind,
-            plot_size=plot_size)
+            plot_size=plot_size, holomorphic=holomorphic)
 
 
 @app.command()
 @with_shared
 def hessian(ctx: typer.Context, expr: Expr, mode: HessMode = SecondOrderMode.fwd_rev, symbolic: Symbolic = False,
-            plot: Plot = None, plot_kind: PlotKindOpt = None, plot_size: PlotSize = None, *,
-            shared: Shared) -> None:
+            holomorphic: Holomorphic = False, plot: Plot = None, plot_kind: PlotKindOpt = None,
+            plot_size: PlotSize = None, *, shared: Shared) -> None:
     """The Hessian ∂²f/∂x², shape out_shape + in_shape + in_shape.
 
     Example: jaccli hessian "x**2*y + y**3" --at 1,2
     """
     compute(ctx, "hessian", expr, shared, mode=mode, symbolic=symbolic, plot=plot, plot_kind=plot_kind,
-            plot_size=plot_size)
+            plot_size=plot_size, holomorphic=holomorphic)
 
 
 @app.command()
@@ -185,7 +186,7 @@ def hvp(ctx: typer.Context, expr: Expr, v: V = None, mode: HessMode = SecondOrde
 @app.command()
 @with_shared
 def derivative(ctx: typer.Context, expr: Expr, order: Order = None, partial: Partial = None,
-               symbolic: Symbolic = False, *, shared: Shared) -> None:
+               symbolic: Symbolic = False, holomorphic: Holomorphic = False, *, shared: Shared) -> None:
     """The K-th derivative tensor (out_shape + in_shape × K), or one mixed partial with --partial x,x,y.
 
     Example: jaccli derivative "x**3 + 2*x**2 - 3*x + 1" --at 2 --order 3
@@ -193,7 +194,8 @@ def derivative(ctx: typer.Context, expr: Expr, order: Order = None, partial: Par
     if partial and order and order != len(names(partial)):
         raise typer.BadParameter(f"--partial names {len(names(partial))} variables but --order is {order}",
                                  param_hint="--order")
-    compute(ctx, "derivative", expr, shared, order=order, partial=partial, symbolic=symbolic)
+    compute(ctx, "derivative", expr, shared, order=order, partial=partial, symbolic=symbolic,
+            holomorphic=holomorphic)
 
 
 @app.command()
@@ -210,7 +212,7 @@ def check(ctx: typer.Context, expr: Expr, at: At = None,
               help="Check the derivatives of orders 1…K (like jax.test_util.check_grads).",
               show_default=False)] = None,
           partial: Partial = None, v: V = None, u: U = None, vars: Vars = None, wrt: Wrt = None,
-          fmt: ReportFmt = None, dtype: Dtype = DType.float64, device: DeviceOpt = None,
+          fmt: ReportFmt = None, dtype: Dtype = None, holomorphic: Holomorphic = False, device: DeviceOpt = None,
           max_memory: MaxMemory = None, no_cache: NoCache = False) -> None:
     """Check a derivative: exit 0 when it agrees, 1 with the entries that differ.
 
@@ -225,7 +227,8 @@ def check(ctx: typer.Context, expr: Expr, at: At = None,
     command = "derivative" if (order or partial) and of in (Of.grad, Of.jacobian, Of.derivative) else of.value
     request = Request(command=command, expr=expr, at=tuple(at or ()), v=tuple(v or ()), u=tuple(u or ()),
                       vars=names(vars), wrt=names(wrt), partial=names(partial),
-                      order=order if command == "derivative" else None, dtype=dtype.value,
+                      order=order if command == "derivative" else None, dtype=dtype.value if dtype else None,
+                      holomorphic=holomorphic,
                       device=device.value if device else None,
                       max_memory=parse_size(max_memory) if max_memory else None, no_cache=no_cache)
     stdin = env.stdin.buffer
@@ -254,7 +257,7 @@ def inspect(ctx: typer.Context, expr: Expr, at: At = None, vars: Vars = None, wr
 @app.command()
 def analyze(ctx: typer.Context, expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None, lanczos: Lanczos = False,
             trace: Trace = False, probes: Probes = 100, seed: Seed = 0, tol: Tol = None, gtol: GTol = None,
-            fmt: ReportFmt = None, output: Output = None, precision: Precision = None, dtype: Dtype = DType.float64,
+            fmt: ReportFmt = None, output: Output = None, precision: Precision = None, dtype: Dtype = None,
             device: DeviceOpt = None, max_memory: MaxMemory = None, no_cache: NoCache = False) -> None:
     """What kind of point this is: f, ∇f, the Hessian's eigenvalues and the verdict (minimum, maximum, saddle,
     degenerate); for a vector f the Jacobian's singular values, rank and condition number.
@@ -267,7 +270,8 @@ def analyze(ctx: typer.Context, expr: Expr, at: At = None, vars: Vars = None, wr
     from ..inputs.sources import is_batch
     from ..output.write import write_analysis
 
-    request = Request("analyze", expr, at=tuple(at or ()), vars=names(vars), wrt=names(wrt), dtype=dtype.value,
+    request = Request("analyze", expr, at=tuple(at or ()), vars=names(vars), wrt=names(wrt),
+                      dtype=dtype.value if dtype else None,
                       device=device.value if device else None, no_cache=no_cache,
                       max_memory=parse_size(max_memory) if max_memory else None)
     options = Options(lanczos=lanczos, trace=trace, probes=probes, seed=seed, tol=tol, gtol=gtol)

@@ -30,6 +30,8 @@ class ReportFormat(str, enum.Enum):
 class DType(str, enum.Enum):
     float64 = "float64"
     float32 = "float32"
+    complex128 = "complex128"
+    complex64 = "complex64"
 
 
 class Device(str, enum.Enum):
@@ -68,7 +70,12 @@ Fmt = Annotated[Optional[Format], typer.Option(
     show_default=False)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.",
                                                 show_default=False)]
-Dtype = Annotated[DType, typer.Option("--dtype", help="Floating-point type of the computation.")]
+Dtype = Annotated[Optional[DType], typer.Option(
+    "--dtype", help="Number type of the computation [default: float64, or complex128 when the point is complex "
+                    "or --holomorphic is given].", show_default=False)]
+Holomorphic = Annotated[bool, typer.Option(
+    "--holomorphic", help="The complex derivative of a holomorphic f, as jax.grad(f, holomorphic=True) "
+                          "(without it a complex input or output is seen as its real and imaginary parts).")]
 Precision = Annotated[Optional[int], typer.Option(
     "--precision", metavar="DIGITS", min=1, max=17, help="Significant digits shown (table and plain; display only).",
     show_default=False)]

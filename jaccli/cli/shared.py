@@ -16,7 +16,7 @@ import inspect
 from dataclasses import dataclass, fields
 
 from .options import (
-    At, ChunkSize, DeviceOpt, DType, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
+    At, ChunkSize, DeviceOpt, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
     Vars, Wrt,
 )
 from .options import Devices, Distributed, DistributedTimeout, NumProcesses, ProcessId
@@ -29,7 +29,7 @@ class Shared:
     wrt: tuple[str, ...] | None = None
     fmt: str | None = None
     output: str | None = None
-    dtype: str = "float64"
+    dtype: str | None = None  # None: float64, or complex128 for a complex point
     precision: int | None = None
     device: str | None = None
     devices: int | None = None  # --devices N; None: all
@@ -63,7 +63,7 @@ class Shared:
 # name → (typer annotation, default), in the order --help lists them
 _OPTIONS = {
     "at": (At, None), "vars": (Vars, None), "wrt": (Wrt, None), "fmt": (Fmt, None), "output": (Output, None),
-    "dtype": (Dtype, DType.float64), "precision": (Precision, None), "device": (DeviceOpt, None),
+    "dtype": (Dtype, None), "precision": (Precision, None), "device": (DeviceOpt, None),
     "devices": (Devices, "all"),
     "max_memory": (MaxMemory, None), "full": (Full, False), "chunk_size": (ChunkSize, None),
     "skip_bad": (SkipBad, False), "fields": (Fields, None), "no_cache": (NoCache, False),

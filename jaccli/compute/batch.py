@@ -379,9 +379,16 @@ class BatchRun:
         else:
             w = self.fixed_vector
         dtype = plan.dtype
+        if dtype.kind != "c" and (np.iscomplexobj(z) or np.iscomplexobj(c) or np.iscomplexobj(w)):
+            imaginary = np.any(np.imag(np.atleast_2d(z)) != 0, axis=1)[:count] if np.iscomplexobj(z) else [False]
+            first = int(indices[int(np.argmax(imaginary))]) + 1 if z.ndim == 2 and np.any(imaginary) else None
+            error = PointError(("record " + str(first) if first else "a record") + " holds complex values, but the "
+                               "points before it were real", hint="give --dtype complex128 (or complex64)")
+            error.whole_run = True
+            raise error
         try:
             with self.jax.default_device(self.device):
-                out = self.compiled(np.asarray(z, dtype), np.asarray(c, dtype), np.asarray(w, dtype))
+                out = self.compiled(np.asarray(z, dtype), np.asarray(c, dtype), np.asarray(w, plan.vector_dtype))
                 values = np.asarray(out)[:count]
         except (RuntimeError, MemoryError) as error:
             raise runtime_error(error, "try a smaller --chunk-size") from error

@@ -59,11 +59,11 @@ class Command:
     too_large: str = "use a smaller problem"
     blockwise: bool = False  # one point: basis directions a block (jacobian, hessian)
 
-    def build(self, f, mode: str):
-        """f(z, c) ↦ g(z, c, w): this command's operator in `derivatives`."""
+    def build(self, f, mode: str, holomorphic: bool = False):
+        """f(z, c) ↦ g(z, c, w): this command's operator in `derivatives` (holomorphic: the complex derivative)."""
         from . import derivatives
 
-        return derivatives.OPERATORS[self.name](f, mode)
+        return derivatives.OPERATORS[self.name](f, mode, holomorphic)
 
     def mode(self, requested: str | None, n_in: int, n_out: int) -> str:
         """The mode actually used: jacobian `auto` is forward when inputs ≤ outputs, else reverse."""

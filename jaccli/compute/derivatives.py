@@ -18,38 +18,41 @@ Shapes, for f: ℝⁿ → out_shape (example f = [x0**2*x1, sin(x2)], n = 3, out
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
 
 
-_JAC = {"fwd": jax.jacfwd, "rev": jax.jacrev}
+def _jac(mode: str, holomorphic: bool = False):
+    """jax.jacfwd or jax.jacrev; holomorphic: the complex derivative (complex in, complex out)."""
+    return functools.partial(jax.jacfwd if mode == "fwd" else jax.jacrev, holomorphic=holomorphic)
 
 
-def value(f, mode=None):
+def value(f, mode=None, holomorphic=False):
     """f itself, as an operator: the `eval` command."""
     return lambda z, c, w: f(z, c)
 
 
-def grad(f, mode=None):
-    return lambda z, c, w: jax.grad(f)(z, c)
+def grad(f, mode=None, holomorphic=False):
+    return lambda z, c, w: jax.grad(f, holomorphic=holomorphic)(z, c)
 
 
-def jacobian(f, mode):
-    return lambda z, c, w: _JAC[mode](f)(z, c)
+def jacobian(f, mode, holomorphic=False):
+    return lambda z, c, w: _jac(mode, holomorphic)(f)(z, c)
 
 
-def hessian(f, mode):
-    outer, inner = (_JAC[m] for m in mode.split("-"))
+def hessian(f, mode, holomorphic=False):
+    outer, inner = (_jac(m, holomorphic) for m in mode.split("-"))
     return lambda z, c, w: outer(inner(f))(z, c)
 
 
-def jvp(f, mode=None):
+def jvp(f, mode=None, holomorphic=False):
     return lambda z, c, v: jax.jvp(lambda z: f(z, c), (z,), (v,))[1]
 
 
-def vjp(f, mode=None):
+def vjp(f, mode=None, holomorphic=False):
     def g(z, c, u):
         out, pullback = jax.vjp(lambda z: f(z, c), z)
         return pullback(u.reshape(out.shape))[0]  # u comes flat: give it the output's shape
@@ -57,7 +60,7 @@ def vjp(f, mode=None):
     return g
 
 
-def hvp(f, mode):
+def hvp(f, mode, holomorphic=False):
     """H·v by forward-over-reverse (default), reverse-over-forward or reverse-over-reverse."""
 
     def fwd_rev(z, c, v):
@@ -72,13 +75,14 @@ def hvp(f, mode):
     return {"fwd-rev": fwd_rev, "rev-fwd": rev_fwd, "rev-rev": rev_rev}[mode]
 
 
-def _columns_of_hessian(f, mode, c):
+def _columns_of_hessian(f, mode, c, holomorphic=False):
     """v ↦ ∂²f/∂x² · v, shape out_shape + (n,): one column of the Hessian per basis vector."""
+    jacrev = _jac("rev", holomorphic)
     if mode == "fwd-rev":
-        return lambda z, v: jax.jvp(lambda z: jax.jacrev(f)(z, c), (z,), (v,))[1]
+        return lambda z, v: jax.jvp(lambda z: jacrev(f)(z, c), (z,), (v,))[1]
     if mode == "rev-fwd":
-        return lambda z, v: jax.jacrev(lambda z: jax.jvp(lambda z: f(z, c), (z,), (v,))[1])(z)
-    return lambda z, v: jax.jacrev(lambda z: jnp.tensordot(jax.jacrev(f)(z, c), v, axes=1))(z)
+        return lambda z, v: jacrev(lambda z: jax.jvp(lambda z: f(z, c), (z,), (v,))[1])(z)
+    return lambda z, v: jacrev(lambda z: jnp.tensordot(jacrev(f)(z, c), v, axes=1))(z)
 
 
 def blocked(one, count: int, block: int, item_shape: tuple, dtype, *, last: bool):
@@ -105,7 +109,7 @@ def blocked(one, count: int, block: int, item_shape: tuple, dtype, *, last: bool
     return place(result, full * block, rest) if rest else result
 
 
-def blocked_jacobian(f, mode, block: int, out_shape: tuple, n: int, dtype):
+def blocked_jacobian(f, mode, block: int, out_shape: tuple, n: int, dtype, holomorphic=False):
     """jacobian K columns (fwd: J·e_j) or K rows (rev: e_iᵀ·J) at a time."""
     m = math.prod(out_shape)
 
@@ -120,21 +124,21 @@ def blocked_jacobian(f, mode, block: int, out_shape: tuple, n: int, dtype):
     return g
 
 
-def blocked_hessian(f, mode, block: int, out_shape: tuple, n: int, dtype):
+def blocked_hessian(f, mode, block: int, out_shape: tuple, n: int, dtype, holomorphic=False):
     """hessian K columns (H·e_j, by the mode's hvp) at a time."""
 
     def g(z, c, w):
-        column = _columns_of_hessian(f, mode, c)
+        column = _columns_of_hessian(f, mode, c, holomorphic)
         return blocked(lambda v: column(z, v), n, block, out_shape + (n,), dtype, last=True)
 
     return g
 
 
-def nth_derivative(f, order: int):
+def nth_derivative(f, order: int, holomorphic: bool = False):
     """The order-th derivative tensor, out_shape + (n,) * order: jacfwd(…jacfwd(jacrev(f)))."""
-    g = jax.jacrev(f)
+    g = _jac("rev", holomorphic)(f)
     for _ in range(order - 1):
-        g = jax.jacfwd(g)
+        g = _jac("fwd", holomorphic)(g)
     return lambda z, c, w: g(z, c)
 
 

@@ -40,7 +40,7 @@ class Result:
     out_shape = property(lambda self: self.plan.out_shape)
     mode = property(lambda self: self.plan.mode)
     vector = property(lambda self: self.plan.vector)
-    dtype = property(lambda self: self.plan.dtype.name)
+    dtype = property(lambda self: self.plan.dtype_name)
     variables = property(lambda self: self.plan.layout.names)
     shape = property(lambda self: self.value.shape)
 
@@ -92,7 +92,8 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
     seen = False
     if use_cache or memory is not None:
         key = cache.executable_key(
-            command=request.command, mode=request.mode, dtype=request.dtype, expr=str(setup.expression),
+            command=request.command, mode=request.mode, dtype=setup.dtype.name, expr=str(setup.expression),
+            holomorphic=request.holomorphic,
             chunk=request.chunk_size, budget=setup.budget if setup.command.blockwise else None,
             order=request.order, partial=request.partial, with_value=request.with_value,
             layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
@@ -108,7 +109,8 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
         if result is not None:
             memory[key] = None  # seen once: compiled when it comes again
             return result
-    the_plan = plan(setup, tuple(entry[1]["out_shape"]) if entry else None)
+    the_plan = plan(setup, tuple(entry[1]["out_shape"]), complex_out=entry[1].get("complex_out", False)) if entry \
+        else plan(setup)
     if entry is not None and entry[1].get("block") != the_plan.block:
         entry = None
     z, c, w = setup.z, setup.c, the_plan.vector
@@ -122,7 +124,7 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
         with no_xla_cache(jax):
             function = split.function if split else jax.jit(the_plan.checked_operator())
             fresh = function.lower(z, c, w).compile()
-        metadata = {"out_shape": list(the_plan.out_shape), "block": the_plan.block}
+        metadata = {"out_shape": list(the_plan.out_shape), "block": the_plan.block, "complex_out": the_plan.complex_out}
         if use_cache:
             cache.store_executable(key, fresh, metadata)
         if memory is not None:
@@ -158,7 +160,7 @@ def _result(the_plan: Plan, value: np.ndarray, finite, device, status: str) -> R
         warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
     function_value = None
     if the_plan.request.with_value:
-        function_value, value = float(value[0]), value[1:]
+        function_value, value = float(np.real(value[0])), value[1:]  # f is real (grad needs it so)
     return Result(the_plan, value.reshape(the_plan.shape), device_name(device), status, function_value)
 
 
@@ -190,7 +192,7 @@ def eager_value(setup, device) -> tuple[Plan, np.ndarray, bool] | None:
         with jax.default_device(device):
             z, c = jnp.asarray(setup.z), jnp.asarray(setup.c)
             f_value = setup.function(z, c)
-            the_plan = plan(setup, tuple(f_value.shape))
+            the_plan = plan(setup, tuple(f_value.shape), complex_out=jnp.iscomplexobj(f_value))
             if the_plan.block is not None:
                 return None
             value = np.asarray(the_plan.operator()(z, c, jnp.asarray(the_plan.vector)))

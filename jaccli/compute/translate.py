@@ -46,17 +46,22 @@ def _functions() -> dict:
         "pow": jnp.power, "mod": jnp.mod, "clip": jnp.clip,
         "sum": jnp.sum, "prod": jnp.prod, "mean": jnp.mean, "logsumexp": special.logsumexp,
         "dot": jnp.dot,
+        "real": jnp.real, "imag": jnp.imag, "conj": jnp.conj, "angle": jnp.angle,
         **array_functions(jnp),
         "softmax": jax.nn.softmax, "log_softmax": jax.nn.log_softmax,
     }
 
 
-def build_function(expression: Expression, layout: Layout, dtype=jnp.float64):
-    """f(z, c) → array of the expression's output shape, in `dtype`."""
+def build_function(expression: Expression, layout: Layout, dtype=jnp.float64, complex_out: bool = False):
+    """f(z, c) → array of the expression's output shape, in `dtype`'s precision: real, or complex when the value is
+    (or when `complex_out`, as --holomorphic needs). Constants are real numbers (a complex z does not make `0`
+    in `real(z) > 0` complex); `2j` is complex."""
+    real = jnp.finfo(dtype).dtype
+    complex_ = jnp.result_type(real, jnp.complex64)
 
     def f(z, c):
-        value = _JaxEmitter(expression.text, jnp, _functions(), dtype).emit_model(expression, _variables(layout, z, c))
-        return jnp.asarray(value, dtype)
+        value = _JaxEmitter(expression.text, jnp, _functions(), real).emit_model(expression, _variables(layout, z, c))
+        return jnp.asarray(value, complex_ if complex_out or jnp.iscomplexobj(value) else real)
 
     return f
 
@@ -66,7 +71,7 @@ def definition_shapes(expression: Expression, layout: Layout, dtype=jnp.float64)
 
     def values(z, c):
         env = _variables(layout, z, c)
-        emitter = _JaxEmitter(expression.text, jnp, _functions(), dtype)
+        emitter = _JaxEmitter(expression.text, jnp, _functions(), jnp.finfo(dtype).dtype)
         for definition in expression.definitions:
             env[definition.name] = emitter.emit(definition.value, env)
         return {d.name: env[d.name] for d in expression.definitions}

@@ -50,7 +50,7 @@ def _numpy_functions() -> dict:
 
     table = {name: getattr(np, name) for name in (
         "sin cos tan sinh cosh tanh exp exp2 expm1 log log1p log10 log2 sqrt cbrt square hypot "
-        "abs sign floor ceil round trunc mod clip sum prod mean dot").split()}
+        "abs sign floor ceil round trunc mod clip sum prod mean dot real imag conj angle").split()}
     table.update({
         "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "atan2": np.arctan2,
         "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,

@@ -36,7 +36,7 @@ def read_expected(text: str, shape: tuple, stdin=None) -> np.ndarray:
         if not Path(path).is_file():
             raise PointError(f"--expect {path!r}: no such file", hint="give a file of numbers, '-' or a literal")
         if path.lower().endswith(".npy"):
-            values = files.real_array(files.load_npy(path, max_bytes=16 * size + 2**20, what="--expect"),
+            values = files.number_array(files.load_npy(path, max_bytes=16 * size + 2**20, what="--expect"),
                                       f"--expect {path!r}")
         else:
             values = _parse_text(files.read_text(path, cap=cap, what="--expect"), path)

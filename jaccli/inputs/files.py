@@ -1,14 +1,14 @@
 """Reading files (and their numbers) without being misled: capped, checked, then converted.
 
-Every array jaccli reads from a user goes through `real_array` (one check of the
-dtype: booleans, complex values, dates, text and structured arrays are refused),
+Every array jaccli reads from a user goes through `number_array` (one check of the
+dtype: numbers real or complex pass; booleans, dates, text and structured arrays are refused),
 every text file through `read_text` (a cap before the bytes are read, no NUL
 bytes, UTF-8 with an optional BOM), every `.npy` through `npy_header` (the
 header's shape × itemsize checked against the budget and against the file's
 size before anything is loaded), and every JSON value through `json_numbers`
-(`true`, `"1"` and `null` are not numbers).
+(`true`, `"1"` and `null` are not numbers; `{"real": …, "imag": …}` is a complex one).
 
-    >>> real_array(np.array([1, 2]), "'x.npy'")
+    >>> number_array(np.array([1, 2]), "'x.npy'")
     array([1., 2.])
 """
 
@@ -42,7 +42,6 @@ def permit(path: str, what: str) -> None:
 # -- the one dtype check -------------------------------------------------------------
 _KINDS = {
     "b": ("booleans", "true/false are not numbers: write 1 and 0"),
-    "c": ("complex values", "pass the real and imaginary parts as two real variables"),
     "M": ("dates", "convert them to numbers first"),
     "m": ("time spans", "convert them to numbers first"),
     "U": ("text", "give numbers"),
@@ -52,21 +51,18 @@ _KINDS = {
 }
 
 
-def real_array(array, what: str) -> np.ndarray:
-    """`array` as float64, after checking that its dtype holds real numbers (ints, unsigned, floats)."""
+def number_array(array, what: str) -> np.ndarray:
+    """`array` as float64 (complex128 when complex), after checking that its dtype holds numbers."""
     array = np.asarray(array)
     check_dtype(array.dtype, what)
-    return array.astype(np.float64, copy=False)
+    return array.astype(np.complex128 if array.dtype.kind == "c" else np.float64, copy=False)
 
 
 def check_dtype(dtype: np.dtype, what: str) -> None:
-    if dtype.kind in "iuf" and dtype.fields is None:
+    if dtype.kind in "iufc" and dtype.fields is None:
         return
     name, hint = _KINDS.get(dtype.kind, ("something other than numbers", "give numbers"))
-    if dtype.kind == "c":
-        raise PointError(f"{what} holds complex values (dtype {dtype}): complex values are not supported yet",
-                         hint=hint)
-    raise PointError(f"{what} holds {name} (dtype {dtype}), not real numbers", hint=hint)
+    raise PointError(f"{what} holds {name} (dtype {dtype}), not numbers", hint=hint)
 
 
 _NONFINITE = frozenset({"nan", "inf", "-inf"})
@@ -77,7 +73,12 @@ def json_numbers(value, what: str, keep_shape: bool = True) -> np.ndarray:
     """A parsed JSON value (a number or nested lists of numbers) as float64; booleans, strings, null refused.
 
     The strings "nan", "inf" and "-inf" are numbers: that is how jaccli writes them (RFC 8259 has no NaN).
+    Complex numbers are objects `{"real": …, "imag": …}` (complex128): of two arrays of one shape, as
+    jaccli writes them, or one per entry.
     """
+    if isinstance(value, dict) or (isinstance(value, list) and _has_objects(value)):
+        array = _complex_numbers(value, what)
+        return array if keep_shape else array.reshape(-1)
     stack = [value]
     while stack:
         item = stack.pop()
@@ -101,6 +102,37 @@ def json_numbers(value, what: str, keep_shape: bool = True) -> np.ndarray:
     except OverflowError:
         raise PointError(f"{what}: a number is too large for float64") from None
     return array if keep_shape else array.reshape(-1)
+
+
+def _has_objects(value: list) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            return True
+        if isinstance(item, list) and not set(map(type, item)) <= _NUMBER_TYPES:
+            stack.extend(item)
+    return False
+
+
+def _complex_numbers(value, what: str) -> np.ndarray:
+    """{"real": A, "imag": B} (one shape) or lists holding such objects, as complex128."""
+    if isinstance(value, dict):
+        if set(value) != {"real", "imag"}:
+            raise PointError(f"{what}: an object is a number only as {{\"real\": …, \"imag\": …}}, "
+                             f"not with keys {', '.join(map(repr, list(value)[:4]))}",
+                             hint='a complex value is {"real": 1, "imag": 2}, or arrays of one shape for both')
+        real, imag = (json_numbers(value[key], f"{what} {key!r}") for key in ("real", "imag"))
+        if real.dtype.kind == "c" or imag.dtype.kind == "c" or real.shape != imag.shape:
+            raise PointError(f"{what}: \"real\" and \"imag\" need real numbers of one shape, "
+                             f"not {real.shape} and {imag.shape}")
+        return real + 1j * imag
+    if isinstance(value, list):
+        items = [_complex_numbers(item, what) for item in value]
+        if len({item.shape for item in items}) > 1:
+            raise PointError(f"{what}: the lists have unequal lengths", hint="an array's rows all have one length")
+        return np.array(items, dtype=np.complex128).reshape((len(items),) + (items[0].shape if items else ()))
+    return json_numbers(value, what).astype(np.complex128)
 
 
 def _json_name(item) -> str:
@@ -213,10 +245,23 @@ def text_numbers(text: str, *, delimiter: str | None, what: str, path: str) -> n
             array = np.loadtxt(io.StringIO(text), delimiter=delimiter, ndmin=1, dtype=np.float64, skiprows=skip,
                                comments="#")
         except ValueError:
-            raise _text_error(lines, skip, delimiter, what, path) from None
+            array = _complex_text(text, delimiter, skip)  # cells like 1+2j: complex128
+            if array is None:
+                raise _text_error(lines, skip, delimiter, what, path) from None
     if array.size == 0:
         raise PointError(f"no numbers in {what} {path!r}", hint="the file has only a header")
     return array
+
+
+def _complex_text(text: str, delimiter: str | None, skip: int) -> np.ndarray | None:
+    """The numbers of a text file with complex cells (1+2j, as Python writes them), or None."""
+    if "j" not in text and "J" not in text:
+        return None
+    try:
+        return np.loadtxt(io.StringIO(text), delimiter=delimiter, ndmin=1, dtype=np.complex128, skiprows=skip,
+                          comments="#")
+    except ValueError:
+        return None
 
 
 def _text_error(lines: list[str], skip: int, delimiter: str | None, what: str, path: str) -> PointError:
@@ -228,7 +273,7 @@ def _text_error(lines: list[str], skip: int, delimiter: str | None, what: str, p
             continue
         for field in fields:
             try:
-                float(field)
+                complex(field.strip())
             except ValueError:
                 hint = "a header (the first line) names columns: x,y" if number == 1 else None
                 return PointError(f"cannot read {what} {path!r}: line {number}: not a number: {field.strip()[:40]!r}",

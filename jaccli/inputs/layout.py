@@ -67,7 +67,8 @@ class Layout:
         return wrt[0].shape if len(wrt) == 1 else (self.z_size,)
 
     def flatten(self, values: dict):
-        """(z, c): the differentiated and the held variables' values, flattened in order (float64)."""
+        """(z, c): the differentiated and the held variables' values, flattened in order (float64, or
+        complex128 for a part that holds a complex value)."""
         return concat_flat(values[s.name] for s in self.wrt), concat_flat(values[s.name] for s in self.held)
 
     def in_labels(self) -> Labels:
@@ -123,10 +124,13 @@ def output_labels(shape: tuple[int, ...], name: str = "f") -> Labels:
 
 
 def concat_flat(arrays):
-    """The arrays as float64, flattened and joined (one array is returned as it is, not copied)."""
+    """The arrays as float64 (complex128 when one is complex), flattened and joined (one array is returned as
+    it is, not copied)."""
     import numpy as np
 
-    arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    arrays = [np.asarray(a) for a in arrays]
+    dtype = np.complex128 if any(a.dtype.kind == "c" for a in arrays) else np.float64
+    arrays = [a.astype(dtype, copy=False).reshape(-1) for a in arrays]
     if len(arrays) == 1:
         return arrays[0]
     return np.concatenate(arrays) if arrays else np.zeros(0)

@@ -96,7 +96,7 @@ def read_value(text: str, *, max_bytes: int, option: str = "--at") -> np.ndarray
         value = constant_value(root, text, builders(max_bytes))
     except ShapeError as error:
         raise PointError(f"{option}: {error.message}", error.hint, text=text, position=error.position) from None
-    return files.real_array(value, f"{option} {text[:40]!r}")
+    return files.number_array(value, f"{option} {text[:40]!r}")
 
 
 def load_array(path: str, *, max_bytes: int = 2**31, option: str = "--at") -> np.ndarray:
@@ -107,7 +107,7 @@ def load_array(path: str, *, max_bytes: int = 2**31, option: str = "--at") -> np
     suffix = Path(path).suffix.lower()
     what = f"{option} file"
     if suffix == ".npy":
-        return files.real_array(files.load_npy(path, max_bytes=max_bytes, what=what), f"{what} {path!r}")
+        return files.number_array(files.load_npy(path, max_bytes=max_bytes, what=what), f"{what} {path!r}")
     text = files.read_text(path, cap=max_bytes, what=what)
     if suffix in (".json", ".jsonl"):
         try:

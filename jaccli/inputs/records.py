@@ -223,7 +223,8 @@ class RecordReader:
         self.total = array.shape[0]
         start = 0
         while start < array.shape[0]:
-            rows = np.asarray(array[start : start + self.max_rows], dtype=np.float64)
+            rows = np.asarray(array[start : start + self.max_rows],
+                              dtype=np.complex128 if array.dtype.kind == "c" else np.float64)
             start += len(rows)
             self.done = self.records = start
             self.ended = start == array.shape[0]
@@ -301,6 +302,8 @@ class RecordReader:
             try:
                 row = np.array([float(v) for v in values], dtype=np.float64)
             except ValueError:
+                row = _complex_row(values)  # cells like 1+2j
+            if row is None:
                 yield from flush(rows, lines)
                 yield BadRecord(offset, _not_numbers(values, text, offset))
                 continue
@@ -312,6 +315,14 @@ class RecordReader:
             rows.append(row)
             lines.append(offset)
         yield from flush(rows, lines)
+
+
+def _complex_row(values: list[str]) -> np.ndarray | None:
+    """A CSV line of numbers with complex cells (1+2j, as Python writes them) as complex128, or None."""
+    try:
+        return np.array([complex(v.strip()) for v in values], dtype=np.complex128)
+    except ValueError:
+        return None
 
 
 def _not_numbers(values: list[str], text: str, line: int) -> str:
@@ -349,6 +360,15 @@ def _ready(fd: int) -> bool:
         return True
 
 
+def _complex_csv(body: bytes, width: int) -> np.ndarray | None:
+    """Lines with complex cells at once (NumPy's parser reads 1+2j), or None when a line is odd."""
+    try:
+        array = np.loadtxt(io.BytesIO(body), delimiter=",", dtype=np.complex128, ndmin=2, comments=None)
+    except ValueError:
+        return None
+    return array if array.shape[1] == width else None
+
+
 def _parse_csv_fast(body: bytes) -> np.ndarray | None:
     """All lines at once with polars, or None when a line is odd (blank, ragged, not numbers)."""
     if b"\n\n" in body or body.startswith(b"\n") or b"\r" in body:
@@ -360,7 +380,7 @@ def _parse_csv_fast(body: bytes) -> np.ndarray | None:
         frame = pl.read_csv(io.BytesIO(body), has_header=False,
                             schema={f"c{i}": pl.Float64 for i in range(width)})
     except (pl.exceptions.PolarsError, ValueError):  # a parse problem: the slow path names the line
-        return None
+        return _complex_csv(body, width) if b"j" in body else None
     if frame.null_count().sum_horizontal().item():
         return None
     array = frame.to_numpy()

@@ -59,9 +59,10 @@ def record_spec(record) -> points.PointSpec:
 
 
 def record_floats(value, keep_shape: bool = False) -> np.ndarray:
-    """A record's value as float64 (flattened unless keep_shape); booleans, strings, null are errors."""
-    if isinstance(value, np.ndarray):  # CSV or .npy rows: numbers already, or a dtype to refuse
-        array = files.real_array(value, "the record")
+    """A record's value as float64 or complex128 (flattened unless keep_shape); booleans, strings, null are
+    errors."""
+    if isinstance(value, (np.ndarray, np.generic, complex)):  # CSV or .npy rows: numbers already, or a dtype to refuse
+        array = files.number_array(value, "the record")
     else:
         array = files.json_numbers(value, "the record")
     return array if keep_shape else array.reshape(-1)

@@ -113,6 +113,9 @@ class Emitter:
         except OverflowError:
             return self.constant(math.inf if node.value > 0 else -math.inf)
 
+    def _emit_Imag(self, node: nodes.Imag, env):  # 2j: a complex of the run's precision (complex128 for float64)
+        return self.xp.asarray(complex(0, float(node.value)), self.xp.result_type(self.dtype, self.xp.complex64))
+
     def _emit_Const(self, node: nodes.Const, env):
         return self.constant(CONSTANTS[node.name])
 
@@ -187,7 +190,9 @@ class Emitter:
         return functools.reduce(combine, (self.emit(o, env) for o in node.operands))
 
     def _emit_List(self, node: nodes.List, env):
-        items = [self.xp.asarray(self.emit(i, env), self.dtype) for i in node.items]
+        values = [self.emit(i, env) for i in node.items]
+        dtype = self.xp.result_type(self.dtype, *values)  # the run's dtype, complex when an item is
+        items = [self.xp.asarray(value, dtype) for value in values]
         shapes = {i.shape for i in items}
         if len(shapes) > 1:
             listed = ", ".join(str(i.shape) for i in items)

@@ -48,7 +48,8 @@ SIGNATURES: dict[str, Signature] = {
         for name in (
             "sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh "
             "exp exp2 expm1 log1p log10 log2 sqrt cbrt square abs sign floor ceil round trunc "
-            "sec csc cot erf erfc erfinv gamma lgamma digamma sigmoid softplus sinc"
+            "sec csc cot erf erfc erfinv gamma lgamma digamma sigmoid softplus sinc "
+            "real imag conj angle"
         ).split()
     },
     "log": Signature(1, 2, doc="log(x) natural logarithm; log(x, b) to base b"),
@@ -117,7 +118,13 @@ ALIASES: dict[str, str] = {
     "Max": "max",
     "psi": "digamma",
     "concat": "concatenate",
+    "conjugate": "conj",
+    "re": "real",
+    "im": "imag",
+    "arg": "angle",
 }
+
+NOT_HOLOMORPHIC = ("conj", "abs", "real", "imag", "angle")  # --holomorphic warns when an expression calls one
 
 CONSTANTS = ("pi", "E", "inf", "nan")
 

@@ -11,6 +11,7 @@ _TOKEN = re.compile(
     r"""(?P<ws>[^\S\n]+)
       | (?P<newline>\n)
       | (?P<comment>\#[^\n]*)
+      | (?P<imag>(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?[jJ](?!\w))  # 2j, 1.5e-3j: imaginary
       | (?P<num>(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
       | (?P<name>π|[^\W\d]\w*)  # identifiers as in Python: θ, α1, x_0
       | (?P<op>\*\*|<=|>=|==|!=|//|[-+*/^()\[\],:<>=&|~!%−×@.;])
@@ -26,7 +27,7 @@ _OPEN, _CLOSE = {"(", "["}, {")", "]"}
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # 'num', 'name', 'op', 'newline', 'end'
+    kind: str  # 'num', 'imag' (2j), 'name', 'op', 'newline', 'end'
     text: str
     pos: int
 
@@ -54,7 +55,7 @@ def tokenize(text: str) -> list[Token]:
         kind = m.lastgroup
         if kind == "newline":
             last = tokens[-1] if tokens else None
-            if depth <= 0 and last and (last.kind in ("num", "name") or last.text in _CLOSE):
+            if depth <= 0 and last and (last.kind in ("num", "imag", "name") or last.text in _CLOSE):
                 tokens.append(Token(kind, "\n", pos))
         elif kind not in ("ws", "comment"):
             word = _SPELLINGS.get(text[pos:end], text[pos:end])
@@ -95,6 +96,6 @@ def hint_after(token: Token) -> str | None:
         return "the remainder operator is not supported"
     if token.kind in ("num", "name", "op") and token.text in ("(", "["):
         return None
-    if token.kind in ("num", "name"):
+    if token.kind in ("num", "imag", "name"):
         return "is an operator missing? write * for a product"
     return None

@@ -24,6 +24,13 @@ class Num(Node):
 
 
 @dataclass(frozen=True)
+class Imag(Node):
+    """An imaginary literal: `2j` is Imag(2), exact until it becomes a complex of the run's precision."""
+
+    value: Fraction
+
+
+@dataclass(frozen=True)
 class Const(Node):
     name: str  # pi, E, inf, nan
 
@@ -115,7 +122,7 @@ def walk(node: Node):
 
 
 def children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, (Num, Const, Var)):
+    if isinstance(node, (Num, Imag, Const, Var)):
         return ()
     if isinstance(node, Unary):
         return (node.operand,)
@@ -156,6 +163,9 @@ def format_node(node: Node) -> str:
     if isinstance(node, Num):
         value = node.value
         return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    if isinstance(node, Imag):
+        value = node.value
+        return (str(value.numerator) if value.denominator == 1 else repr(float(value))) + "j"
     if isinstance(node, (Const, Var)):
         return node.name
     if isinstance(node, Unary):

@@ -27,6 +27,7 @@ from .nodes import (
     Compare,
     Const,
     Definition,
+    Imag,
     Index,
     List,
     MatMul,
@@ -277,6 +278,8 @@ class _Parser(CallRules):
         token = self.next()
         if token.kind == "num":
             return self.node(Num(self.number(token), pos=token.pos))
+        if token.kind == "imag":  # 2j: the number without its j
+            return self.node(Imag(self.number(Token("num", token.text[:-1], token.pos)), pos=token.pos))
         if token.kind == "name":
             if self.peek().text == "(" and self.peek().kind == "op":
                 return self.parse_call(token)

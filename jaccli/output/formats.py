@@ -15,13 +15,20 @@ import numpy as np
 from .labels import entry_names
 
 
+def number_text(x) -> str:
+    """A number as Python writes it, exactly (shortest round-trip): 1.5, nan, 1.5+2j, -0.5-1e-300j."""
+    if isinstance(x, complex) or np.iscomplexobj(x):
+        return repr(complex(x)).strip("()")
+    return repr(float(x))
+
+
 def document(result, value, point) -> dict:
     """The JSON object of one result (README "Output": the JSON keys), with `value` and `point` already converted."""
     plan = result.plan
     data = {
         "command": result.request.command, "expr": plan.expression.text, "variables": list(plan.layout.names),
         "wrt": [s.name for s in plan.layout.wrt], "point": point, "shape": list(result.value.shape),
-        "value": value, "mode": plan.mode, "dtype": plan.dtype.name, "device": result.device, "cache": result.cache,
+        "value": value, "mode": plan.mode, "dtype": plan.dtype_name, "device": result.device, "cache": result.cache,
     }
     if plan.block is not None:
         data["block"] = plan.block
@@ -37,11 +44,12 @@ def to_json(result, head: dict | None = None, fields: tuple[str, ...] | None = N
     `head`: keys written first (`jaccli serve`'s id); `fields`: only these keys of the document, in this order;
     `compact`: written by orjson (no spaces) whatever the size, when every number is finite (`jaccli serve`).
     """
-    point = {name: np.asarray(array, dtype=np.float64) for name, array in result.point.items()}
+    point = {name: np.asarray(array) for name, array in result.point.items()}
     finite = np.isfinite(result.value).all() and all(np.isfinite(a).all() for a in point.values())
     if result.function_value is not None:
         finite = finite and math.isfinite(result.function_value)
-    if finite and (compact or result.value.size > 10_000):  # orjson writes the arrays natively, shortest round-trip
+    complex_ = result.value.dtype.kind == "c" or any(a.dtype.kind == "c" for a in point.values())
+    if finite and not complex_ and (compact or result.value.size > 10_000):  # orjson writes the arrays natively, shortest round-trip
         import orjson
 
         value = np.ascontiguousarray(result.value, dtype=np.float64) if result.value.ndim else float(result.value)
@@ -63,8 +71,13 @@ def _selected(data: dict, head: dict | None, fields: tuple[str, ...] | None) -> 
 
 
 def json_array(array):
-    """Nested lists of floats, with nan/inf/-inf as strings (RFC 8259 has no such numbers)."""
-    array = np.asarray(array, dtype=np.float64)
+    """Nested lists of floats, with nan/inf/-inf as strings (RFC 8259 has no such numbers); a complex array
+    as {"real": …, "imag": …}, two such nestings of one shape (SPEC §8)."""
+    array = np.asarray(array)
+    if array.dtype.kind == "c":
+        (real, a), (imag, b) = json_array(array.real), json_array(array.imag)
+        return {"real": real, "imag": imag}, a or b
+    array = array.astype(np.float64, copy=False)
     if np.isfinite(array).all():
         return array.tolist(), False
     return _replace_nonfinite(array.astype(object)).tolist(), True
@@ -82,7 +95,7 @@ def to_csv(result) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     with_value = result.function_value is not None
     writer.writerow((["f"] if with_value else []) + entry_names(result.plan))
-    values = [repr(float(x)) for x in result.value.reshape(-1)]
+    values = [number_text(x) for x in result.value.reshape(-1)]
     writer.writerow(([repr(result.function_value)] if with_value else []) + values)
     return buffer.getvalue()
 
@@ -90,7 +103,7 @@ def to_csv(result) -> str:
 def to_plain(result, precision: int | None = None) -> str:
     """Like numpy.savetxt: one matrix row a line; more than 2-D, 2-D slices with a blank line between."""
     value = result.value
-    number = _repr if precision is None else (lambda x: f"{x:.{precision}g}")
+    number = _repr if precision is None else digits(precision)
     if result.function_value is not None:  # --with-value: f(x) on the first line, then ∇f
         return number(result.function_value) + "\n" + _plain_matrix(value, number)
     if value.ndim <= 2:
@@ -101,7 +114,7 @@ def to_plain(result, precision: int | None = None) -> str:
 
 def _plain_matrix(value: np.ndarray, number) -> str:
     rows = value.reshape(-1, 1) if value.ndim < 2 else value
-    if rows.size > 10_000 and number is _repr:
+    if rows.size > 10_000 and number is _repr and rows.dtype.kind != "c":
         import polars as pl
 
         frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(rows.shape[1])], orient="row")
@@ -110,7 +123,17 @@ def _plain_matrix(value: np.ndarray, number) -> str:
 
 
 def _repr(x) -> str:
-    return repr(float(x))
+    return number_text(x)
+
+
+def digits(precision: int):
+    """`precision` significant digits: 1.23, or 1.23+4.56j for a complex number."""
+    def number(x) -> str:
+        if np.iscomplexobj(x):
+            return f"{x.real:.{precision}g}{x.imag:+.{precision}g}j"
+        return f"{x:.{precision}g}"
+
+    return number
 
 
 def to_npy(result) -> bytes:

@@ -14,8 +14,8 @@ from ..inputs.layout import output_labels
 
 def entry_namer(plan):
     """flat index of one result ↦ its ASCII name."""
-    outs = output_labels(plan.out_shape)
-    ins = plan.layout.in_labels()
+    outs = plan.out_labels(output_labels(plan.out_shape))  # Re f0 … Im f0 … when complex sides stand as parts
+    ins = plan.in_labels()
     n = len(ins)
     axes, prefix = plan.axes, plan.command.prefix
     if isinstance(plan.order, tuple):  # one mixed partial: d3f/dxdxdy
@@ -38,5 +38,6 @@ def entry_namer(plan):
 def entry_names(plan) -> list[str]:
     """Every entry's name, in C order."""
     name = entry_namer(plan)
-    count = plan.command.count(math.prod(plan.out_shape), plan.layout.z_size, plan.axes)
+    out_shape, in_shape = plan.result_shapes
+    count = plan.command.count(math.prod(out_shape), math.prod(in_shape), plan.axes)
     return [name(k) for k in range(count)]

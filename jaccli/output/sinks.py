@@ -24,7 +24,7 @@ from ..errors import JaccliError, warn
 from ..inputs.layout import entry_label
 from ..inputs.records import BadRecord
 from .fields import check_fields, error_keys
-from .formats import json_array
+from .formats import digits, json_array, number_text
 from .labels import entry_names
 
 
@@ -149,8 +149,8 @@ class CsvSink(Sink):
         if width == 0:  # a zero-width result: one empty line a point
             return b"\n" * len(matrix)
         precision = self.precision if self.rounds else None
-        if precision is not None or (self.quick and matrix.size <= SMALL):
-            number = repr if precision is None else (lambda x: f"{x:.{precision}g}")
+        if precision is not None or (self.quick and matrix.size <= SMALL) or matrix.dtype.kind == "c":
+            number = number_text if precision is None else digits(precision)  # polars has no complex numbers
             rows = [[number(x) for x in row] for row in matrix.tolist()]
             if at is not None:
                 for row, index in zip(rows, indices.tolist()):
@@ -183,7 +183,7 @@ class JsonSink(Sink):
         constants = {  # the README's JSON keys; per run constants beyond them (device) stay out of every line
             "command": plan.request.command, "expr": plan.expression.text,
             "variables": list(plan.layout.names),
-            "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype.name,
+            "shape": list(plan.shape), "mode": plan.mode, "dtype": plan.dtype_name,
         }
         if plan.layout.held or (fields and "wrt" in fields):
             constants["wrt"] = [s.name for s in plan.layout.wrt]
@@ -212,9 +212,10 @@ class JsonSink(Sink):
             warn('the results have non-finite numbers, written as the strings "nan", "inf", "-inf"')
             self.warned = True
         quick = self.quick and chunk.values.size <= SMALL
-        if finite and self.in_front and not quick:
+        complex_ = chunk.values.dtype.kind == "c" or (chunk.points is not None and chunk.points.dtype.kind == "c")
+        if finite and self.in_front and not quick and not complex_:
             return self._fast(chunk)
-        return self._slow(chunk, finite)
+        return self._slow(chunk, finite and not complex_)  # {"real": …, "imag": …} by json_array
 
     def _point_columns(self, points: np.ndarray) -> dict:
         columns, at = {}, 0
@@ -294,7 +295,7 @@ class NpySink(Sink):
                               hint="run `eval` -o f.npy and `grad` -o grad.npy apart, or use -f csv")
         self.spool = tempfile.TemporaryFile()
         self.count = 0
-        self.dtype = self.plan.dtype
+        self.dtype = self.plan.value_dtype
 
     def format_rows(self, matrix: np.ndarray) -> Rows:
         data = Rows(np.ascontiguousarray(matrix, dtype=self.dtype).tobytes())
@@ -363,7 +364,7 @@ class TableSink(Sink):
     def end(self) -> None:
         from rich.text import Text
 
-        note = f"{self.total} points · mode {self.plan.mode} · {self.plan.dtype.name} · {self.run.device_name}"
+        note = f"{self.total} points · mode {self.plan.mode} · {self.plan.dtype_name} · {self.run.device_name}"
         if self.total > self.shown:
             note += f" · the first {self.shown} shown (-f csv or -f json for all)"
         self.emit(self._render(Text(note, style="dim")))

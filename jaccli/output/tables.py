@@ -40,13 +40,13 @@ def to_table(result, console, *, precision: int | None = None, full: bool = Fals
     summarized = False
     for name, rows, columns, matrix in matrices:
         summarized |= _print_matrix(console, name, rows, columns, matrix, number, full)
-    caption = f"shape {tuple(result.value.shape)} · mode {plan.mode} · {plan.dtype.name} · {result.device}"
+    caption = f"shape {tuple(result.value.shape)} · mode {plan.mode} · {plan.dtype_name} · {result.device}"
     if summarized:
         caption += " · summarized: --full shows every entry"
     console.print(Text(caption, style=CAPTION))
     if result.function_value is not None:
         console.print(Text(f"f = {number(result.function_value)}"))
-    out_shape = plan.out_shape
+    out_shape = plan.result_shapes[0]
     slices = (math.prod(out_shape) if plan.axes == ("out", "in", "in") and out_shape else
               out_shape[0] if plan.axes == ("out", "in") and len(out_shape) >= 2 else len(matrices))
     if summarized or len(matrices) < slices:  # entries or whole slices left out: say what the rest holds
@@ -127,9 +127,9 @@ def _as_matrices(result):
     """The result as (corner label, row labels, column labels, 2-D matrix) pieces."""
     plan = result.plan
     value, axes, command = result.value, plan.axes, plan.command
-    outs = _pretty_outputs(plan.out_shape)
-    ins = plan.layout.in_labels()
-    in_shape = plan.layout.in_shape
+    out_shape, in_shape = plan.result_shapes  # the real map's when complex sides stand as [Re, Im]
+    outs = plan.out_labels(_pretty_outputs(plan.out_shape))
+    ins = plan.in_labels()
     order = plan.order
     if isinstance(order, tuple):  # one mixed partial
         return [(f"∂{len(order)}f/" + "".join(f"∂{v}" for v in order), outs, ["value"], value.reshape(-1, 1))]
@@ -143,22 +143,22 @@ def _as_matrices(result):
 
         return [(f"∂{order}f", Labels(value.size // n, row), _prefixed("∂", ins), value.reshape(-1, n))]
     if axes == ("out",):
-        return [_vector_or_matrix(value, plan.out_shape, outs, command.title)]
+        return [_vector_or_matrix(value, out_shape, outs, command.title)]
     if axes == ("in",) or (axes == ("out", "in") and command.scalar_only):
         prefix = command.table_prefix
         if len(in_shape) == 2:
             return [_vector_or_matrix(value, in_shape, ins, prefix + plan.layout.wrt[0].name)]
         return [(command.title, _prefixed(prefix, ins), ["value"], value.reshape(-1, 1))]
     n_in = len(ins)
-    if axes == ("out", "in") and len(plan.out_shape) >= 2:  # a matrix output: one slice per leading index
-        rows_per = math.prod(plan.out_shape[1:])
+    if axes == ("out", "in") and len(out_shape) >= 2:  # a matrix output: one slice per leading index
+        rows_per = math.prod(out_shape[1:])
         slices = value.reshape(-1, rows_per, n_in)
         return [(f"∂f[{k},…]", Labels(rows_per, lambda i, k=k: "∂" + outs[k * rows_per + i]), _prefixed("∂", ins),
                  slices[k]) for k in _shown(len(slices), 6, False) if k is not None]
     if axes == ("out", "in"):
         return [("∂fᵢ/∂xⱼ", _prefixed("∂", outs), _prefixed("∂", ins), value.reshape(-1, n_in))]
     cube = value.reshape(-1, n_in, n_in)
-    corner = "∂²f/∂xᵢ∂xⱼ" if not plan.out_shape else None
+    corner = "∂²f/∂xᵢ∂xⱼ" if not out_shape else None
     shown = _shown(len(outs), 6, False)  # slices of a vector function's Hessian: the first and last few
     return [(corner or f"∂²{outs[k]}", _prefixed("∂", ins), _prefixed("∂", ins), cube[k])
             for k in shown if k is not None]
@@ -175,8 +175,14 @@ def summary(result) -> str:
     if not finite.any():
         return "no finite entries"
     values = np.where(finite, flat, 0.0)
-    largest, smallest = int(np.argmax(np.where(finite, flat, -np.inf))), int(np.argmin(np.where(finite, flat, np.inf)))
     name = entry_namer(result.plan)
+    if flat.dtype.kind == "c":  # complex numbers have no order: the largest and smallest in modulus
+        size = np.where(finite, np.abs(flat), np.nan)
+        largest, smallest = int(np.nanargmax(size)), int(np.nanargmin(size))
+        return (f"‖·‖ = {np.linalg.norm(values):.6g} · max |·| {size[largest]:.6g} at {name(largest)} · "
+                f"min |·| {size[smallest]:.6g} at {name(smallest)}"
+                + ("" if finite.all() else f" · {int((~finite).sum())} non-finite"))
+    largest, smallest = int(np.argmax(np.where(finite, flat, -np.inf))), int(np.argmin(np.where(finite, flat, np.inf)))
     return (f"‖·‖ = {np.linalg.norm(values):.6g} · max {flat[largest]:.6g} at {name(largest)} · "
             f"min {flat[smallest]:.6g} at {name(smallest)}"
             + ("" if finite.all() else f" · {int((~finite).sum())} non-finite"))
@@ -215,11 +221,15 @@ def _shown(count: int, limit: int, full: bool, keep: int | None = None) -> list[
 def table_number(precision: int | None):
     digits = 10 if precision is None else precision
 
+    def real(x: float) -> str:
+        return "0" if x == 0 else f"{x:.{digits}g}"
+
     def number(x) -> str:
-        x = float(x)
-        if x == 0:
-            return "0"
-        return f"{x:.{digits}g}"
+        if np.iscomplexobj(x):  # a+bj, as Python writes it
+            x = complex(x)
+            imag = "0" if x.imag == 0 else f"{abs(x.imag):.{digits}g}"
+            return f"{real(x.real)}{'-' if math.copysign(1, x.imag) < 0 else '+'}{imag}j"
+        return real(float(x))
 
     return number
 
@@ -229,13 +239,19 @@ def _point_text(point: dict) -> str:
     for name, value in point.items():
         value = np.asarray(value)
         if value.ndim == 0:
-            parts.append(f"{name}={float(value):.6g}")
+            parts.append(f"{name}={_short_number(value, 6)}")
         elif value.ndim == 1 and value.size <= 4:
-            parts.append(f"{name}=[{', '.join(f'{float(v):.4g}' for v in value)}]")
+            parts.append(f"{name}=[{', '.join(_short_number(v, 4) for v in value)}]")
         else:
             parts.append(f"{name}=<{'×'.join(map(str, value.shape))} array>")
     text = ", ".join(parts)
     return _short(text) if text else "(no variables)"
+
+
+def _short_number(x, digits: int) -> str:
+    if np.iscomplexobj(x):
+        return f"{x.real:.{digits}g}{x.imag:+.{digits}g}j"
+    return f"{float(x):.{digits}g}"
 
 
 def _short(text: str, limit: int = 60) -> str:
