@@ -10,7 +10,8 @@
 
 `at`, `v` and `u` take a list or array (values in variable order), a dict of
 name → value (numbers, arrays, or the CLI's strings such as "full(3, 0.5)"), or a
-CLI string ("x=1,y=2"). Errors raise `jaccli.JaccliError` subclasses; warnings
+CLI string ("x=1,y=2"); complex values make a complex point (`holomorphic=True` for the complex derivative,
+SPEC §8). Errors raise `jaccli.JaccliError` subclasses; warnings
 are `jaccli.JaccliWarning`.
 """
 
@@ -49,7 +50,8 @@ def _array(value, option: str) -> np.ndarray:
     if isinstance(value, str):
         return points.read_value(value, max_bytes=default_max_memory(), option=option)
     try:
-        return np.asarray(value, dtype=np.float64)
+        array = np.asarray(value)
+        return array.astype(np.complex128 if array.dtype.kind == "c" else np.float64)  # 3+4j: complex128
     except (TypeError, ValueError):
         raise PointError(f"{option} takes numbers, arrays of numbers or strings, not {type(value).__name__}") from None
 
@@ -65,8 +67,8 @@ def _names(value) -> tuple[str, ...] | None:
 def _request(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, partial=None,
              devices=None, **options) -> Request:
     """The Request the CLI would make: point and vectors read from Python values, names from lists or strings,
-    devices a number or "all"; every other option (mode, dtype, device, order, with_value, max_memory,
-    chunk_size, no_cache) as it is."""
+    devices a number or "all"; every other option (mode, dtype, holomorphic, device, order, with_value,
+    max_memory, chunk_size, no_cache) as it is."""
     from .compute.devices import parse_devices
 
     return Request(command, expr, at=_inputs(at, "at"), v=_inputs(v, "v"), u=_inputs(u, "u"), vars=_names(vars),

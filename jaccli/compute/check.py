@@ -125,42 +125,77 @@ def _expected(expect, shape: tuple, stdin) -> np.ndarray:
     """--expect's text (a file, '-' or a literal), or an array given from Python."""
     if isinstance(expect, str):
         return read_expected(expect, shape, stdin)
-    values = np.asarray(expect, dtype=np.float64)
+    values = np.asarray(expect)
+    values = values.astype(np.complex128 if values.dtype.kind == "c" else np.float64)
     if values.size != int(np.prod(shape)):
         raise ShapeError(f"expect has {values.size} numbers, but the result has {int(np.prod(shape))} (shape {shape})")
     return values.reshape(shape)
 
 
-def _lower_operator(result: Result):
-    """(the AD operator that finite differences differentiate, the directions, whether k = 1 is the answer)."""
-    from . import derivatives
+def _lower_operator(result: Result, point: np.ndarray):
+    """(the AD operator that finite differences differentiate, the directions, whether k = 1 is the answer, the
+    point to difference at). Complex sides standing as [Re, Im]: of the real map, at [Re z, Im z]."""
+    from . import complexes, derivatives
 
     plan, reference = result.plan, result.command.reference
-    f, layout = plan.setup.function, plan.layout
-    identity = np.eye(layout.z_size)
+    f, layout, holomorphic = plan.setup.function, plan.layout, plan.request.holomorphic
+    if plan.parts is not None:
+        f = complexes.real_map(f, plan.parts, layout.z_size)
+        point = np.concatenate([point.real, point.imag]) if plan.parts.inputs else point
+    identity = np.eye(point.size)
     if reference.lower == "derivative":
         if isinstance(plan.order, tuple):  # a mixed partial: the partial of all but the last, along the last
             slots = {s.name: s for s in layout.wrt}
             names = plan.order
             lower = derivatives.mixed_partial(f, tuple(slots[x].offset for x in names[:-1])) if len(names) > 1 \
                 else derivatives.value(f)
-            return lower, identity[[slots[names[-1]].offset]], True
-        lower = derivatives.value(f) if plan.order == 1 else derivatives.nth_derivative(f, plan.order - 1)
-        return lower, identity, False
-    lower = derivatives.OPERATORS[reference.lower](f, "rev")  # eval and grad ignore the mode
+            return lower, identity[[slots[names[-1]].offset]], True, point
+        lower = derivatives.value(f) if plan.order == 1 else \
+            derivatives.nth_derivative(f, plan.order - 1, holomorphic)
+        return lower, identity, False, point
+    lower = derivatives.OPERATORS[reference.lower](f, "rev", holomorphic)  # eval and grad ignore the mode
     if reference.along == "v":
-        return lower, np.asarray(plan.vector, dtype=np.float64)[None, :], True
-    return lower, identity, False
+        return lower, np.asarray(plan.vector)[None, :], True, point
+    return lower, identity, False, point
 
 
 def finite_differences(result: Result) -> tuple[np.ndarray, np.ndarray]:
     """(the derivative by differences of the next-lower AD derivative, the error estimate of each entry)."""
+    plan = result.plan
+    point, held = (part.astype(plan.dtype) for part in plan.layout.flatten(result.point))
+    if plan.dtype.kind == "c" and plan.parts is None and not plan.request.holomorphic \
+            and result.command.name in ("grad", "vjp"):
+        return _through_real_jacobian(result, point, held)
+    base, directions, single, point = _lower_operator(result, point)
+    estimate, uncertainty = _differences(base, point, held, directions)
+    return _arrange(result, estimate, single), _arrange(result, uncertainty, single, absolute=True)
+
+
+def _through_real_jacobian(result: Result, point: np.ndarray, held: np.ndarray):
+    """grad and vjp at a complex point, in JAX's conventions, from the real Jacobian J of [Re f, Im f] in
+    [Re z, Im z] by differences: grad = J[:n] − i·J[n:], vjp(u) = w[:n] − i·w[n:] with w = Jᵀ·[Re u, −Im u]."""
+    from . import complexes, derivatives
+
+    plan, n = result.plan, result.plan.layout.z_size
+    real_f = complexes.real_map(plan.setup.function, complexes.Parts(True, plan.complex_out), n)
+    r = np.concatenate([point.real, point.imag])
+    jacobian, error = (a.reshape(2 * n, -1).T for a in _differences(derivatives.value(real_f), r, held, np.eye(2 * n)))
+    if result.command.name == "grad":
+        weights = np.ones(1)
+    else:
+        u = np.asarray(plan.vector).reshape(-1)
+        weights = np.concatenate([u.real, -u.imag]) if plan.complex_out else u.real
+    w, spread = weights @ jacobian, np.abs(weights) @ error
+    return ((w[:n] - 1j * w[n:]).reshape(result.value.shape),
+            np.hypot(spread[:n], spread[n:]).reshape(result.value.shape))
+
+
+def _differences(base, point: np.ndarray, held: np.ndarray, directions: np.ndarray):
+    """Richardson-extrapolated differences of `base` at `point` along each direction, the most stable step per
+    entry: (estimates, error estimates), each of shape (directions, *base's shape)."""
     import jax
 
-    plan = result.plan
-    point, held = plan.layout.flatten(result.point)
-    base, directions, single = _lower_operator(result)
-    n = plan.layout.z_size
+    n = point.size
     scale = np.maximum(1.0, np.abs(directions @ point) if n else 1.0) / np.maximum(
         np.abs(directions).max(axis=1, initial=0), 1e-300)
     k = len(directions)
@@ -183,7 +218,7 @@ def finite_differences(result: Result) -> tuple[np.ndarray, np.ndarray]:
     best = np.argmin(change, axis=0)  # per entry: the step whose estimate is most stable
     estimate = np.take_along_axis(estimates, best[None], axis=0)[0]
     uncertainty = np.take_along_axis(change, best[None], axis=0)[0]
-    return _arrange(result, estimate, single), _arrange(result, uncertainty, single, absolute=True)
+    return estimate, uncertainty
 
 
 def _arrange(result: Result, derivative: np.ndarray, single: bool, absolute: bool = False) -> np.ndarray:
@@ -192,7 +227,7 @@ def _arrange(result: Result, derivative: np.ndarray, single: bool, absolute: boo
     if single:
         return derivative[0].reshape(result.value.shape)
     if result.command.reference.contract == "u":
-        u = np.asarray(plan.vector, dtype=np.float64).reshape(plan.out_shape)
+        u = np.asarray(plan.vector).reshape(plan.out_shape)
         return np.tensordot(derivative, np.abs(u) if absolute else u, axes=u.ndim).reshape(result.value.shape)
     return np.moveaxis(derivative, 0, -1).reshape(result.value.shape)
 
@@ -203,16 +238,20 @@ def sympy_reference(result: Result) -> np.ndarray:
 
     plan = result.plan
     layout, command = plan.layout, plan.command
+    complex_ = plan.dtype.kind == "c" or plan.complex_out
+    if complex_ and not plan.request.holomorphic:
+        raise ShapeError("no symbolic reference for a derivative of a complex function without --holomorphic")
     order = plan.order if isinstance(plan.order, int) else command.symbolic_order
     try:
         value = symbolic.within(10, symbolic.symbolic_derivative, plan.expression, layout, order,
-                                partial=plan.order if isinstance(plan.order, tuple) else None)
-        _, symbols = symbolic.to_sympy(plan.expression, layout.names)
+                                partial=plan.order if isinstance(plan.order, tuple) else None, complex_=complex_)
+        _, symbols = symbolic.to_sympy(plan.expression, layout.names, complex_)
         numbers = symbolic.within(10, symbolic.at_point, value, symbols,
-                                  [float(result.point[name]) for name in layout.names])
+                                  [complex(result.point[name]) if complex_ else float(result.point[name])
+                                   for name in layout.names])
     except symbolic.SymbolicError as error:
         raise ShapeError(error.message) from None
-    vector = np.asarray(plan.vector, dtype=np.float64)  # the --v or --u that run() read
+    vector = np.asarray(plan.vector)  # the --v or --u that run() read
     contract = command.reference.contract
     if contract == "v":
         return (numbers.reshape(-1, layout.z_size) @ vector).reshape(result.value.shape)

@@ -35,14 +35,15 @@ def _table(sp):
         "trunc": lambda x: sp.sign(x) * sp.floor(sp.Abs(x)), "sec": sp.sec, "csc": sp.csc, "cot": sp.cot,
         "erfinv": sp.erfinv, "digamma": sp.digamma, "pow": lambda x, y: x**y, "mod": sp.Mod,
         "clip": lambda x, low, high: sp.Min(sp.Max(x, low), high),
+        "real": sp.re, "imag": sp.im, "conj": sp.conjugate, "angle": sp.arg,
     }
 
 
-def to_sympy(expression, names):
-    """(SymPy expression or Matrix/Array for lists, symbols in variable order)."""
+def to_sympy(expression, names, complex_: bool = False):
+    """(SymPy expression or Matrix/Array for lists, symbols in variable order; complex symbols when `complex_`)."""
     import sympy as sp
 
-    symbols = [sp.Symbol(name, real=True) for name in names]
+    symbols = [sp.Symbol(name) if complex_ else sp.Symbol(name, real=True) for name in names]
     env = dict(zip(names, symbols))
     table = _table(sp)
     compare = {"<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge, "==": sp.Eq, "!=": sp.Ne}
@@ -50,6 +51,8 @@ def to_sympy(expression, names):
     def build(node):
         if isinstance(node, nodes.Num):
             return sp.Rational(node.value.numerator, node.value.denominator)
+        if isinstance(node, nodes.Imag):
+            return sp.I * sp.Rational(node.value.numerator, node.value.denominator)
         if isinstance(node, nodes.Const):
             return {"pi": sp.pi, "E": sp.E, "inf": sp.oo, "nan": sp.nan}[node.name]
         if isinstance(node, nodes.Var):
@@ -98,15 +101,16 @@ def to_sympy(expression, names):
     return build(expression.root), list(symbols)
 
 
-def symbolic_derivative(expression, layout, count: int, *, partial=None):
-    """The `count`-th derivative (or the mixed partial) as a SymPy Array or scalar, in JAX's axis order."""
+def symbolic_derivative(expression, layout, count: int, *, partial=None, complex_: bool = False):
+    """The `count`-th derivative (or the mixed partial) as a SymPy Array or scalar, in JAX's axis order;
+    `complex_`: of complex variables (the holomorphic derivative d/dz)."""
     import sympy as sp
 
     if any(slot.shape for slot in layout.slots):
         raise SymbolicError("symbolic derivatives take scalar variables, but "
                             + ", ".join(f"{s.name!r} has shape {s.shape}" for s in layout.slots if s.shape),
                             hint="write the entries as scalar variables (x0, x1 …) for a formula")
-    f, symbols = to_sympy(expression, layout.names)
+    f, symbols = to_sympy(expression, layout.names, complex_)
     wrt = [symbols[layout.names.index(s.name)] for s in layout.wrt]
     if partial:
         return sp.diff(f, *[symbols[layout.names.index(name)] for name in partial])
@@ -170,19 +174,24 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def at_point(value, symbols, point: list[float], digits: int = 30):
-    """A SymPy result at a point, at `digits` digits, as a float64 NumPy array."""
+def at_point(value, symbols, point: list, digits: int = 30):
+    """A SymPy result at a point, at `digits` digits, as a float64 NumPy array (complex128 at a complex point)."""
     import numpy as np
     import sympy as sp
 
-    substitutions = {s: sp.Float(float(p), digits) for s, p in zip(symbols, point)}  # the exact binary value
+    complex_ = any(isinstance(p, complex) for p in point)
+    substitutions = {s: sp.Float(p.real, digits) + sp.I * sp.Float(p.imag, digits) if isinstance(p, complex)
+                     else sp.Float(float(p), digits) for s, p in zip(symbols, point)}  # the exact binary values
     entries = sp.flatten(value) if hasattr(value, "shape") else [value]
     shape = tuple(value.shape) if hasattr(value, "shape") else ()
     numbers = []
     for entry in entries:
         number = sp.N(sp.sympify(entry).subs(substitutions), digits)
-        numbers.append(float(sp.re(number)) if number.is_number else float("nan"))
-    return np.array(numbers, dtype=float).reshape(shape)
+        if not number.is_number:
+            numbers.append(float("nan"))
+        else:
+            numbers.append(complex(number) if complex_ else float(sp.re(number)))
+    return np.array(numbers, dtype=complex if complex_ else float).reshape(shape)
 
 
 def to_latex(value) -> str:

@@ -57,7 +57,7 @@ def _parse_text(raw: str, path: str) -> np.ndarray:
             document = json.loads(stripped.splitlines()[0] if stripped.startswith("{") else stripped)
         except json.JSONDecodeError as error:
             raise PointError(f"cannot read {what}: not valid JSON: {error}") from None
-        if isinstance(document, dict):
+        if isinstance(document, dict) and set(document) != {"real", "imag"}:  # jaccli's JSON, not one complex
             if "value" not in document:
                 raise PointError(f"cannot read {what}: a JSON object needs a \"value\" key "
                                  "(jaccli's own JSON has one)")
@@ -69,13 +69,13 @@ def _parse_text(raw: str, path: str) -> np.ndarray:
             continue
         fields = [f for f in line.replace(",", " ").split() if f]
         try:
-            numbers.extend(float(f) for f in fields)
+            numbers.extend(float(f) if "j" not in f.lower() else complex(f) for f in fields)  # 1+2j: complex
         except ValueError:
             if seen or not _is_label_line(fields):  # a header is one line of labels, first
                 bad = next(f for f in fields if not files.is_number(f))
                 raise PointError(f"cannot read {what}: line {number}: not a number: {bad[:40]!r}") from None
         seen = True
-    return np.asarray(numbers, dtype=np.float64)
+    return np.asarray(numbers, dtype=np.complex128 if any(isinstance(x, complex) for x in numbers) else np.float64)
 
 
 def _is_label_line(fields: list[str]) -> bool:

@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 
-from ..compute import commands, symbolic
+from ..compute import commands, complexes, symbolic
 from ..compute.prepare import Request, bind, plan, read_expression
 from ..errors import JaccliError
 from ..inputs.points import PointSpec
+from .formats import number_text
 from .labels import entry_namer
 from .tables import table_number
 from .write import emit
@@ -38,8 +39,13 @@ def write_formula(request: Request, fmt: str | None, output: str | None, env) ->
         setup = bind(request, PointSpec({n: np.zeros(()) for n in request.vars or expression.variables}, []),
                      expression)
     count = request.order or 1 if request.command == "derivative" else setup.command.symbolic_order
+    if not request.holomorphic and complexes.may_be_complex(setup.expression, setup.z, setup.c) and count:
+        raise JaccliError("the formula of a complex expression's derivative is its complex derivative",
+                          hint="add --holomorphic for d/dz (SymPy's I and conjugate), or leave out --symbolic "
+                               "for the numbers of the real Jacobian")
     value = symbolic.simplify(symbolic.within(
-        20, symbolic.symbolic_derivative, setup.expression, setup.layout, count, partial=request.partial))
+        20, symbolic.symbolic_derivative, setup.expression, setup.layout, count, partial=request.partial,
+        complex_=request.holomorphic or setup.dtype.kind == "c"))
     if fmt == "latex":
         emit(symbolic.to_latex(value) + "\n", output, env)
         return
@@ -61,7 +67,7 @@ def write_formula(request: Request, fmt: str | None, output: str | None, env) ->
     names = [name(k) for k in range(len(texts))]
     numbers = result.value.reshape(-1) if result is not None else None
     people = env.stdout_isatty and not output  # a terminal: aligned, numbers at the table's precision
-    number = table_number(None) if people else (lambda x: repr(float(x)))
+    number = table_number(None) if people else number_text
     left = max(map(len, names), default=0)
     middle = max(map(len, texts), default=0) if numbers is not None else 0
     lines = []

@@ -18,6 +18,7 @@ KEYS = {
     "no_cache": None, "v": ("jvp", "hvp", "check"), "u": ("vjp", "check"),
     "mode": ("jacobian", "hessian", "hvp", "check"), "chunk_size": ("jacobian", "hessian"),
     "order": ("derivative", "check"), "partial": ("derivative", "check"), "with_value": ("eval", "grad"),
+    "holomorphic": ("grad", "jacobian", "hessian", "derivative", "check"),
     "fields": tuple(COMMANDS), "of": ("check",), "expect": ("check",), "rtol": ("check",), "atol": ("check",),
 }
 DOCUMENT_KEYS = ("command", "expr", "variables", "wrt", "point", "shape", "value", "mode", "dtype", "device",
@@ -75,7 +76,8 @@ def to_request(data: dict, command: str):
         command=command, expr=expr, at=_point(data, "at"), v=_point(data, "v"), u=_point(data, "u"),
         vars=_names(data, "vars"), wrt=_names(data, "wrt"),
         mode=_choice(data, "mode", FIRST_ORDER + SECOND_ORDER),  # which of them a command takes: Command.mode
-        dtype=_choice(data, "dtype", ("float64", "float32")) or "float64",
+        dtype=_choice(data, "dtype", ("float64", "float32", "complex128", "complex64")),
+        holomorphic=bool(_typed(data, "holomorphic", bool, "true or false")),
         device=_choice(data, "device", ("cpu", "gpu", "tpu")), max_memory=_size(data),
         no_cache=bool(_typed(data, "no_cache", bool, "true or false")), chunk_size=_integer(data, "chunk_size", 1),
         order=order, partial=partial, with_value=bool(_typed(data, "with_value", bool, "true or false")),
