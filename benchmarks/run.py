@@ -4,7 +4,8 @@ Every row is a whole process (wall time, peak RSS), run several times with the
 jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
-    python benchmarks/run.py [--runs 5] [--points 1000000] [--only latency|model|batch|large|stream|devices|serve|analyze]
+    python benchmarks/run.py [--runs 5] [--points 1000000]
+        [--only latency|model|batch|complex|large|stream|devices|serve|analyze]
 """
 
 from __future__ import annotations
@@ -134,6 +135,37 @@ def batch(runs: int, count: int) -> None:
         "plain JAX + NumPy loadtxt/savetxt, CSV → CSV": "plain JAX + polars, CSV → CSV",
     }, {"same": f"jaccli's CSV output is byte-identical to the plain script's: {same_csv}; "
                 f".npy outputs equal: {same_npy}."})
+
+
+def complex_points(runs: int, count: int) -> None:
+    """SPEC §8: many complex points at vmap speed, beside the plain JAX script doing the same."""
+    import numpy as np
+
+    work = Path(tempfile.mkdtemp(prefix="jaccli-bench-complex-"))
+    points = np.random.default_rng(0).normal(size=(count, 2, 2)) @ np.array([1, 1j])
+    np.save(work / "points.npy", points)
+    with open(work / "points.csv", "w") as file:
+        file.writelines(",".join(repr(complex(v)).strip("()") for v in row) + "\n" for row in points.tolist())
+    plain, expr = str(HERE / "scripts" / "plain_complex.py"), "z0**2*z1 + sin(z0)"
+    rows = {
+        "plain JAX, complex .npy → .npy": [PYTHON, plain, str(work / "points.npy"), str(work / "plain.npy")],
+        "jaccli grad --holomorphic, .npy → .npy": [JACCLI, "grad", expr, "--holomorphic", "--at",
+                                                   f"@{work / 'points.npy'}", "-o", str(work / "jaccli.npy")],
+        "plain JAX, complex CSV → CSV": [PYTHON, plain, str(work / "points.csv"), str(work / "plain.csv")],
+        "jaccli grad --holomorphic, CSV → CSV": [JACCLI, "grad", expr, "--holomorphic", "--at",
+                                                 f"@{work / 'points.csv'}", "-o", str(work / "jaccli.csv")],
+    }
+    results = measure(rows, runs)
+    def differ(a, b) -> float:
+        return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+    npy = differ(np.load(work / "jaccli.npy"), np.load(work / "plain.npy"))
+    text = [np.loadtxt(work / name, delimiter=",", dtype=complex, skiprows=1) for name in ("jaccli.csv", "plain.csv")]
+    table(f"Complex points: holomorphic gradient of {expr} at {count:,} complex points", results, {
+        "jaccli grad --holomorphic, .npy → .npy": "plain JAX, complex .npy → .npy",
+        "jaccli grad --holomorphic, CSV → CSV": "plain JAX, complex CSV → CSV",
+    }, {"same": f"largest relative difference from the plain script: .npy {npy:.1e}, CSV {differ(*text):.1e} "
+                f"(XLA fuses chunks of other sizes differently: the last bit may differ)."})
 
 
 def in_process(calls: int = 200) -> None:
@@ -498,8 +530,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["latency", "model", "batch", "large", "in-process", "stream", "serve",
-                                           "devices", "analyze"])
+    parser.add_argument("--only", choices=["latency", "model", "batch", "complex", "large", "in-process", "stream",
+                                           "serve", "devices", "analyze"])
     parser.add_argument("--hvp-n", type=int, default=10**8, help="n of the devices section's HVP (8n bytes a vector)")
     args = parser.parse_args()
     if args.only != "in-process":
@@ -510,6 +542,8 @@ def main() -> None:
         model(args.runs)
     if args.only in (None, "batch"):
         batch(args.runs, args.points)
+    if args.only in (None, "complex"):
+        complex_points(args.runs, args.points)
     if args.only == "in-process":
         in_process()
         return
