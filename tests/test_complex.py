@@ -159,6 +159,11 @@ def test_check_agrees_on_every_kind_of_complex_derivative():
     assert ran.returncode == 1
 
 
+def test_the_real_jacobian_is_drawn_with_its_parts_labelled():
+    ran = out("jacobian", "[z**2, conj(z)]", "--at", "1+2j", "--plot", "-")
+    assert "Re f1" in ran.stdout + ran.stderr and "Im z" in ran.stdout + ran.stderr
+
+
 def test_symbolic_holomorphic_derivative():
     ran = out("grad", "z**2*exp(2j*z)", "--symbolic", "--holomorphic", "--at", "1+1j", "-f", "json")
     document = json.loads(ran.stdout)
@@ -244,5 +249,9 @@ def test_complex_mistakes_are_one_line_errors():
     refused("derivative", "z*w", "--at", "1j,2", "--partial", "z,w", says="--partial takes the complex derivative")
     refused("grad", "z*2j", "--symbolic", says="add --holomorphic")
     refused("eval", "z", "--at", "-", input="1\n2+1j\n", says="record 2 holds complex values")
+    refused("eval", "where(z > 0, z, 0)", "--at", "1+2j", says="complex numbers have no order")
+    refused("eval", "max(z, 1)", "--at", "1+2j", says="complex numbers have no order")
+    refused("analyze", "abs(z)**2", "--at", "1+2j", says="real functions of real points")
+    refused("jacobian", "sin(z)", "--holomorphic", "--at", "1+2j", "--plot", "-", says="--plot draws real matrices")
     ran = run_cli("eval", "2jx", "--at", "1")
     assert ran.returncode == 2

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import PointError, ShapeError
 from ..inputs import points
 from ..inputs.points import PointSpec
+from . import complexes
 from .prepare import Request, bind, output_shape
 from .run import Result, run
 from .spectrum import hutchinson, lanczos_extremes
@@ -96,6 +97,10 @@ def analyze(request: Request, options: Options = Options(), spec: PointSpec | No
         budget = default_max_memory() if request.max_memory is None else request.max_memory
         spec = points.read_spec(request.at, max_bytes=budget)
     setup = bind(replace(request, command="eval"), spec)
+    if setup.dtype.kind == "c" or complexes.may_be_complex(setup.expression, setup.z, setup.c):
+        raise ShapeError("`analyze` takes real functions of real points",
+                         hint="write the real and imaginary parts as two real variables, or use `hessian` and "
+                              "`jacobian` (of the real map ℝ²ⁿ → ℝ²ᵐ)")
     if output_shape(setup.function, setup.z, setup.c) == ():
         return _scalar(request, options, spec)
     if options.lanczos or options.trace:

@@ -92,6 +92,12 @@ class Emitter:
                                        prefix="") from None
             so_far = node  # past the second operand, the left side is the whole expression so far
 
+    def real_only(self, node: nodes.Node, values, what: str) -> None:
+        """Orders and truth values are of real numbers: a complex operand is an error naming the fix."""
+        if any(self.xp.iscomplexobj(value) for value in values):
+            raise ShapeError(f"{what}: complex numbers have no order", text=self.text,
+                             position=node.pos, hint="compare real(z), imag(z) or abs(z)")
+
     def constant(self, value):
         return self.xp.asarray(value, self.dtype)
 
@@ -178,6 +184,7 @@ class Emitter:
 
     def _emit_Compare(self, node: nodes.Compare, env):
         values = [self.emit(o, env) for o in node.operands]
+        self.real_only(node, values, "a comparison of complex values")
         self.check_broadcast(node, [(op, o, v) for op, o, v in zip(("",) + node.ops, node.operands, values)])
         result = None
         for op, left, right in zip(node.ops, values, values[1:]):
@@ -227,6 +234,8 @@ class Emitter:
         else:
             args = [self.emit(a, env) for a in node.args]
         options = node.options
+        if name in ("min", "max", "clip"):
+            self.real_only(node, args, f"{name}() of complex values")
         if name in ("min", "max"):
             if len(args) == 1:
                 return (self.xp.min if name == "min" else self.xp.max)(args[0], **options)
@@ -245,7 +254,9 @@ class Emitter:
         return self.constant(value) if name in CONSTRUCTORS else value
 
     def emit_where(self, node: nodes.Call, env):
-        condition = self.xp.asarray(self.emit(node.args[0], env), bool)
+        condition = self.emit(node.args[0], env)
+        self.real_only(node.args[0], [condition], "where()'s condition is complex")
+        condition = self.xp.asarray(condition, bool)
         branches = []
         for keep, branch in ((condition, node.args[1]), (self.xp.logical_not(condition), node.args[2])):
             used = {n.name for n in nodes.walk(branch) if isinstance(n, nodes.Var) and n.name in env}

@@ -97,15 +97,21 @@ def picture_matrix(result) -> Matrix:
     from .tables import _point_text, _short
 
     plan = result.plan
-    ins = plan.layout.in_labels()
+    if result.value.dtype.kind == "c":
+        from ..errors import ShapeError
+
+        raise ShapeError("--plot draws real matrices, and this one is complex",
+                         hint="leave out --holomorphic to draw the real Jacobian or Hessian (Re and Im parts)")
+    ins = plan.in_labels()  # Re z … Im z … when complex sides stand as parts
     n = len(ins)
     values = np.asarray(result.value, dtype=np.float64).reshape(-1, n)
-    outs = output_labels(plan.out_shape)
+    outs = plan.out_labels(output_labels(plan.out_shape))
+    out_shape = plan.result_shapes[0]
     named = plan.request.expr if plan.request.expr.startswith("@") else str(plan.expression)
     title = f"{plan.command.title} of {_short(named, 44)}\nat {_short(_point_text(result.point), 44)}"
     if plan.command.name == "jacobian":
         return Matrix(values, outs, ins, "output fᵢ", "∂/∂xⱼ", title)
-    if not plan.out_shape:
+    if not out_shape:
         return Matrix(values, ins, ins, "∂/∂xᵢ", "∂/∂xⱼ", title)
     rows = Labels(values.shape[0], lambda i: f"{outs[i // n]}: {ins[i % n]}")
     return Matrix(values, rows, ins, "output fₖ: ∂/∂xᵢ", "∂/∂xⱼ", title, block=n)
