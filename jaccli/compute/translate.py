@@ -84,9 +84,14 @@ def definition_shapes(expression: Expression, layout: Layout, dtype=jnp.float64)
 def _variables(layout: Layout, z, c) -> dict:
     """Each variable's value: its slice of z (differentiated) or c (held), in its own shape."""
     env = {}
-    for slot in layout.slots:
-        flat = z if slot.wrt else c
-        env[slot.name] = flat[slot.offset : slot.offset + slot.size].reshape(slot.shape)
+    for flat, slots in ((z, layout.wrt), (c, layout.held)):
+        if not slots:
+            continue
+        # one split, not a slice each: reverse mode transposes it to one concatenate, where n slices become n
+        # pads of the whole length (121 scalar variables: 18,758 HLO lines and ~60 s of XLA compile for a Hessian)
+        parts = jnp.split(flat, [slot.offset for slot in slots[1:]]) if len(slots) > 1 else [flat]
+        for slot, part in zip(slots, parts):
+            env[slot.name] = part.reshape(slot.shape)
     return env
 
 
