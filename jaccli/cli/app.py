@@ -72,6 +72,9 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         partial=names(partial), with_value=with_value, devices=shared.devices, cluster=shared.cluster,
         holomorphic=holomorphic,
     )
+    if shared.gather and (request.cluster is None or not shared.output or not is_batch(request)):
+        raise typer.BadParameter("joins the parts that --distributed processes write of many points into -o FILE",
+                                 param_hint="--gather")
     if request.cluster is not None:  # --distributed: joined before JAX starts; which part is ours follows
         from ..compute.cluster import join, part_name, process, refuse_stdin
 
@@ -93,6 +96,11 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         write_batch(request, shared.fmt, part_name(shared.output) if request.cluster else shared.output, env,
                     precision=shared.precision, full=shared.full,
                     chunk_size=shared.chunk_size, skip_bad=shared.skip_bad, fields=shared.fields)
+        if shared.gather:
+            from ..compute.cluster import gather
+            from ..output.write import choose_format
+
+            gather(shared.output, choose_format(shared.fmt, shared.output, env))
     else:
         from ..compute.run import run
         from ..output.write import write_result

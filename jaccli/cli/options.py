@@ -115,6 +115,10 @@ NumProcesses = Annotated[Optional[int], typer.Option(
     "--num-processes", metavar="P", min=1, help="--distributed: how many processes in all.", show_default=False)]
 ProcessId = Annotated[Optional[int], typer.Option(
     "--process-id", metavar="I", min=0, help="--distributed: this process's number, 0 … P-1.", show_default=False)]
+Gather = Annotated[bool, typer.Option(
+    "--gather", help="--distributed, many points, -o FILE: process 0 joins every process's part into FILE, in "
+                     "record order, and removes the parts (they must be visible to it: one host, or a shared "
+                     "filesystem).")]
 DistributedTimeout = Annotated[int, typer.Option(
     "--distributed-timeout", metavar="SECONDS", min=1,
     help="--distributed: how long to wait for the other processes, and for a silent peer before JAX aborts.")]

@@ -19,7 +19,7 @@ from .options import (
     At, ChunkSize, DeviceOpt, Dtype, Fields, Fmt, Full, MaxMemory, NoCache, Output, Precision, SkipBad,
     Vars, Wrt,
 )
-from .options import Devices, Distributed, DistributedTimeout, NumProcesses, ProcessId
+from .options import Devices, Distributed, DistributedTimeout, Gather, NumProcesses, ProcessId
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class Shared:
     num_processes: int | None = None
     process_id: int | None = None
     distributed_timeout: int = 60
+    gather: bool = False  # --distributed: process 0 joins the parts into -o FILE
 
     @property
     def cluster(self):
@@ -68,7 +69,7 @@ _OPTIONS = {
     "max_memory": (MaxMemory, None), "full": (Full, False), "chunk_size": (ChunkSize, None),
     "skip_bad": (SkipBad, False), "fields": (Fields, None), "no_cache": (NoCache, False),
     "distributed": (Distributed, None), "num_processes": (NumProcesses, None), "process_id": (ProcessId, None),
-    "distributed_timeout": (DistributedTimeout, 60),
+    "distributed_timeout": (DistributedTimeout, 60), "gather": (Gather, False),
 }
 assert list(_OPTIONS) == [f.name for f in fields(Shared)]
 
@@ -95,7 +96,7 @@ def _shared(values: dict) -> Shared:
         full=values["full"], chunk_size=values["chunk_size"], skip_bad=values["skip_bad"],
         fields=parse_fields(values["fields"]), no_cache=values["no_cache"],
         distributed=values["distributed"], num_processes=values["num_processes"], process_id=values["process_id"],
-        distributed_timeout=values["distributed_timeout"],
+        distributed_timeout=values["distributed_timeout"], gather=values["gather"],
     )
 
 

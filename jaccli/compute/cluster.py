@@ -140,6 +140,64 @@ def _records(source: str) -> int:
     return lines + (last != b"\n")
 
 
+def gather(output: str, fmt: str) -> None:
+    """--gather: once every process has written its part, process 0 joins them into `output` in process order
+    (which is record order), and removes them; the others wait for it at JAX's shutdown barrier."""
+    from jax.experimental import multihost_utils
+
+    index, count = process()
+    multihost_utils.sync_global_devices("jaccli: every part written")
+    if index != 0 or count == 1:
+        return
+    parts = [Path(output).with_name(f"{Path(output).stem}.{i}{Path(output).suffix}") for i in range(count)]
+    try:
+        if fmt == "npy":
+            _join_npy(parts, output)
+        else:
+            _join_text(parts, output, header=fmt == "csv")
+    except OSError as error:
+        raise ComputeError(f"cannot join the parts into {output!r}: {error.strerror or error}",
+                           hint="--gather needs every part where process 0 can read it (one host, or a shared "
+                                "filesystem); the parts are left as they are") from None
+    for part in parts:
+        part.unlink()
+
+
+def _join_npy(parts: list[Path], output: str) -> None:
+    """.npy parts of one dtype and row shape → one .npy, the data copied in pieces (never all in memory)."""
+    import shutil
+
+    from numpy.lib import format as npy
+
+    headers = []
+    for part in parts:
+        with open(part, "rb") as file:
+            version = npy.read_magic(file)
+            shape, fortran, dtype = (npy.read_array_header_1_0 if version == (1, 0) else
+                                     npy.read_array_header_2_0)(file)
+            headers.append((shape, dtype, file.tell()))
+    (first, dtype, _), rows = headers[0], sum(shape[0] for shape, _, _ in headers)
+    with open(output, "wb") as target:
+        npy.write_array_header_2_0(target, {"descr": npy.dtype_to_descr(dtype), "fortran_order": False,
+                                            "shape": (rows, *first[1:])})
+        for part, (_, _, offset) in zip(parts, headers):
+            with open(part, "rb") as file:
+                file.seek(offset)
+                shutil.copyfileobj(file, target, 1 << 24)
+
+
+def _join_text(parts: list[Path], output: str, *, header: bool) -> None:
+    """Text parts (CSV with one header each, JSON lines, plain) → one file; CSV keeps the first header only."""
+    import shutil
+
+    with open(output, "wb") as target:
+        for i, part in enumerate(parts):
+            with open(part, "rb") as file:
+                if header and i:
+                    file.readline()
+                shutil.copyfileobj(file, target, 1 << 24)
+
+
 def part_name(output: str | None) -> str | None:
     """-o out.npy → out.<process>.npy in a cluster of several processes."""
     index, count = process()
