@@ -1,11 +1,9 @@
 """Many points: one compiled `jax.jit(jax.vmap(op))` over fixed-size chunks, results in input order.
 
-Every chunk of a file is padded to the same size, so the function is traced and
-compiled once per run whatever the input's length. A stream (a pipe) pads a
-partial chunk to the next power of two instead: a lone line from a co-process is
-computed alone, not beside thousands of copies of itself, and each size is
-compiled once. Rows come from `records.RecordReader` as they arrive, so results
-stream out with memory bounded by the chunk.
+Every chunk of a file is padded to the same size, so the function is traced and compiled once per run
+whatever the input's length. A stream (a pipe) pads a partial chunk to the next power of two instead: a lone
+line from a co-process is computed alone, not beside thousands of copies of itself, and each size is compiled
+once. Rows come from `records.RecordReader` as they arrive: results stream out, memory bounded by the chunk.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from ..inputs import files, points
 from ..inputs.builders import format_bytes
 from ..inputs.records import BadRecord, Block, NamedRows, RecordReader
 from ..inputs.sources import record_floats, record_source, record_spec
-from . import cache
+from . import cache, complexes
 from .backend import device_name, load_jax, runtime_error, select_device
 from .budget import default_max_memory
 from .cluster import join, refuse_stdin, share
@@ -379,13 +377,8 @@ class BatchRun:
         else:
             w = self.fixed_vector
         dtype = plan.dtype
-        if dtype.kind != "c" and (np.iscomplexobj(z) or np.iscomplexobj(c) or np.iscomplexobj(w)):
-            imaginary = np.any(np.imag(np.atleast_2d(z)) != 0, axis=1)[:count] if np.iscomplexobj(z) else [False]
-            first = int(indices[int(np.argmax(imaginary))]) + 1 if z.ndim == 2 and np.any(imaginary) else None
-            error = PointError(("record " + str(first) if first else "a record") + " holds complex values, but the "
-                               "points before it were real", hint="give --dtype complex128 (or complex64)")
-            error.whole_run = True
-            raise error
+        if dtype.kind != "c":
+            complexes.refuse_complex_records(indices, z, c, w)
         try:
             with self.jax.default_device(self.device):
                 out = self.compiled(np.asarray(z, dtype), np.asarray(c, dtype), np.asarray(w, plan.vector_dtype))

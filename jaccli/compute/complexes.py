@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import ShapeError, warn
+from ..errors import PointError, ShapeError, warn
 from ..language import nodes
 from ..language.functions import NOT_HOLOMORPHIC
 
@@ -101,3 +101,19 @@ def real_point(z):
     import jax.numpy as jnp
 
     return jnp.concatenate([jnp.real(z), jnp.imag(z)])
+
+
+def refuse_complex_records(indices, *parts) -> None:
+    """Records of a real run (the first point was real) that hold complex values: an error for the whole run,
+    naming the first such record (its points are the rows of parts[0])."""
+    import numpy as np
+
+    if not any(np.iscomplexobj(part) for part in parts):
+        return
+    z = parts[0]
+    imaginary = np.any(np.imag(z) != 0, axis=1)[: len(indices)] if np.iscomplexobj(z) and z.ndim == 2 else []
+    first = int(indices[int(np.argmax(imaginary))]) + 1 if np.any(imaginary) else None
+    error = PointError(f"record {first} holds complex values" if first else "the records hold complex values",
+                       hint="the points before it were real: give --dtype complex128 (or complex64)")
+    error.whole_run = True
+    raise error
