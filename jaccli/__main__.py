@@ -1,3 +1,3 @@
-from .cli import entry
+from .daemon.client import entry
 
 entry()

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 NO_FILES = contextvars.ContextVar("jaccli_no_files", default=False)  # `jaccli --no-files …`: no @file is read
 
 
+VARIABLES = ("NO_COLOR", "TERM", "COLUMNS")  # the environment variables an Environment keeps
+
 _ANSI = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "hint": "\x1b[2m"}
 
 
@@ -68,7 +70,7 @@ class Environment:
     def system(cls) -> Environment:
         """The process's own streams and terminal."""
         return cls(sys.stdin, sys.stdout, sys.stderr, _isatty(sys.stdin), _isatty(sys.stdout), _isatty(sys.stderr),
-                   {k: os.environ[k] for k in ("NO_COLOR", "TERM", "COLUMNS") if k in os.environ})
+                   {k: os.environ[k] for k in VARIABLES if k in os.environ})
 
     @classmethod
     def capture(cls, stdin: str | bytes = b"", *, tty: bool = False, variables: dict | None = None) -> Environment:

@@ -288,6 +288,10 @@ def analyze(ctx: typer.Context, expr: Expr, at: At = None, vars: Vars = None, wr
                    precision=precision)
 
 
+from .daemon import daemon_app  # noqa: E402
+
+app.add_typer(daemon_app, name="daemon")
+
 cache_app = typer.Typer(help="The compilation cache.  Example: jaccli cache clear", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

@@ -6,6 +6,7 @@ This is the one place errors become `error:` lines and exit codes, and warnings
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -40,7 +41,7 @@ def _main(argv: list[str] | None, env: Environment | None) -> int:
     no_files = "--no-files" in argv  # anywhere on the line, like --debug: untrusted input names no files
     argv = [a for a in argv if a not in ("--debug", "--no-files")]
     argv = _protect_expression(argv)
-    command = typer.main.get_command(app)
+    command = click_command()
     token = NO_FILES.set(no_files or NO_FILES.get())
     with warnings.catch_warnings():
         warnings.simplefilter("always")
@@ -131,11 +132,18 @@ def _protect_expression(argv: list[str]) -> list[str]:
     """Let EXPR start with '-' ("-x**2") when it is not one of the command's options."""
     if len(argv) >= 2 and argv[0] in app_commands() and argv[1].startswith("-") and len(argv[1]) > 1:
         name = argv[1].split("=", 1)[0]
-        command = typer.main.get_command(app).commands[argv[0]]
+        command = click_command().commands[argv[0]]
         options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
         if name not in options | {"--help", "-h"}:
             argv[1] = " " + argv[1]
     return argv
+
+
+@functools.cache
+def click_command():
+    """The click command typer builds from the app: once a process (a daemon answers many calls; building
+    it takes longer than parsing a line)."""
+    return typer.main.get_command(app)
 
 
 def app_commands() -> set[str]:
