@@ -110,10 +110,10 @@ def _value(words: list[str], i: int, option: str) -> str | None:
 def _special(word: str) -> bool:
     """A word naming a file (@path) that resolves into /dev or /proc: streams and the daemon's own files."""
     at = word.find("@")
-    if at < 0 or word[at + 1 :].strip() == "":
+    path = word[at + 1 :].strip()
+    if at < 0 or not path:
         return False
-    path = os.path.realpath(word[at + 1 :].strip())
-    return path.startswith(("/dev/", "/proc/"))
+    return any(p.startswith(("/dev/", "/proc/")) for p in (os.path.abspath(path), os.path.realpath(path)))
 
 
 def call_request(argv: list[str]) -> dict:

@@ -112,8 +112,13 @@ def stop(place: Place) -> list[int]:
     for name in sorted(os.listdir(place.folder)):
         if not name.endswith(".sock"):
             continue
+        path = os.path.join(place.folder, name)
         try:
-            connection = connect(place, os.path.join(place.folder, name))
+            connection = connect(place, path)
+        except ConnectionRefusedError:  # the socket of a daemon that was killed: nobody listens
+            with _locked(Place(place.folder, name[: -len(".sock")])), contextlib.suppress(OSError):
+                _remove_if_dead(path)
+            continue
         except (OSError, Refused):
             continue
         with contextlib.closing(connection):
@@ -126,6 +131,16 @@ def stop(place: Place) -> list[int]:
                 continue
             stopped.append(answer.get("pid"))
     return stopped
+
+
+def _remove_if_dead(path: str) -> None:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        os.unlink(path)
+    finally:
+        probe.close()
 
 
 @contextlib.contextmanager

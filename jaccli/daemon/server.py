@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import socket
 import sys
 import threading
@@ -251,6 +252,7 @@ def main(argv: list[str]) -> int:
     idle = float(os.environ.get("JACCLI_DAEMON_IDLE") or IDLE_SECONDS)
     warm_up()
     daemon = Daemon(place, name, idle)
+    signal.signal(signal.SIGTERM, lambda signum, frame: daemon.go("SIGTERM"))
     daemon.listen()
     log(f"ready at {place.socket} (identity {name}, idle exit after {idle:g} s)")
     os.write(ready, f"ready {os.getpid()}\n".encode())
