@@ -5,7 +5,7 @@ jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
     python benchmarks/run.py [--runs 5] [--points 1000000]
-        [--only latency|model|batch|complex|large|stream|devices|serve|analyze]
+        [--only latency|model|batch|complex|large|stream|devices|serve|daemon|analyze]
 """
 
 from __future__ import annotations
@@ -526,12 +526,42 @@ def analyze(n: int = 10**6) -> None:
                                   f"equal to 1e-8: {same}. {8 * n / 2**20:.0f} MB a vector of n."})
 
 
+def daemon(runs: int) -> None:
+    """A repeat call answered by the warm daemon beside `import jax` (target ≤ 0.15×) and a direct call."""
+    folder = Path(tempfile.mkdtemp(prefix="jaccli-bench-daemon-"))
+    (folder / "run").mkdir(mode=0o700)
+    # the console script, if this install's is the daemon's client (else pip install -e . again)
+    script = [JACCLI] if "jaccli.daemon.client" in Path(JACCLI).read_text() else [PYTHON, "-m", "jaccli"]
+
+    def jaccli(on: str, *args):
+        return ["env", f"JACCLI_CACHE_DIR={folder / 'cache'}", f"XDG_RUNTIME_DIR={folder / 'run'}",
+                f"JACCLI_DAEMON={on}", *script, *args]
+
+    call = ("hessian", "x**2*y + y**3", "--at", "1,2", "-f", "json")
+    rows = {
+        "python -c 'import jax'": [PYTHON, "-c", "import jax"],
+        "python -c pass": [PYTHON, "-c", "pass"],
+        "jaccli hessian (repeat call, direct)": jaccli("0", *call),
+        "jaccli hessian (repeat call, daemon)": jaccli("1", *call),
+    }
+    run_once(rows["jaccli hessian (repeat call, daemon)"])  # starts the daemon, fills the cache
+    try:
+        results = measure(rows, max(runs, 7))
+    finally:
+        subprocess.run(jaccli("1", "daemon", "stop"), stdout=subprocess.DEVNULL, check=False)
+    ratio = results["jaccli hessian (repeat call, daemon)"][0] / results["jaccli hessian (repeat call, direct)"][0]
+    table("The warm daemon: one point, whole client process", results, {
+        "jaccli hessian (repeat call, direct)": "python -c 'import jax'",
+        "jaccli hessian (repeat call, daemon)": "python -c 'import jax'",
+    }, {"direct": f"daemon vs direct call: {ratio:.2f}× (target, daemon vs import jax: ≤ 0.15×)"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["latency", "model", "batch", "complex", "large", "in-process", "stream",
-                                           "serve", "devices", "analyze"])
+                                           "serve", "daemon", "devices", "analyze"])
     parser.add_argument("--hvp-n", type=int, default=10**8, help="n of the devices section's HVP (8n bytes a vector)")
     args = parser.parse_args()
     if args.only != "in-process":
@@ -551,6 +581,8 @@ def main() -> None:
         stream(max(15, 4 * args.runs))
     if args.only in (None, "serve"):
         serve(args.runs)
+    if args.only in (None, "daemon"):
+        daemon(args.runs)
     if args.only in (None, "devices"):
         devices(args.runs, args.points, args.hvp_n)
     if args.only in (None, "analyze"):

@@ -357,3 +357,15 @@ def test_a_daemon_of_changed_source_is_replaced_and_the_new_one_leaves_when_idle
     wait_until_gone(new)  # 2 s without a call
     assert "no call for" in Path(place_of(env).log).read_text()
     assert not os.path.exists(place_of(env).socket)
+
+
+def test_the_console_script_is_the_light_client():
+    import tomllib
+
+    script = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["jaccli"]
+    module, function = script.split(":")
+    probe = (f"import sys; import {module} as m; assert callable(m.{function}); "
+             "print(sorted(n for n in ('typer', 'rich', 'numpy', 'jax') if n in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "[]", done.stderr
