@@ -20,6 +20,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # the tests never touch the user's own cache, and use none but where they are about it (tests/test_cache.py)
 os.environ.setdefault("JACCLI_CACHE_DIR", tempfile.mkdtemp(prefix="jaccli-test-cache-"))
 os.environ["JACCLI_NO_CACHE"] = "1"
+os.environ["JACCLI_DAEMON"] = "0"  # a daemon of the user's answers none of the tests' calls (tests/test_daemon.py starts its own)
 JACCLI = shutil.which("jaccli", path=str(Path(sys.executable).parent)) or shutil.which("jaccli")
 TERMINAL_VARIABLES = ("NO_COLOR", "TERM", "COLUMNS")  # what Environment.system() would read
 

@@ -133,7 +133,12 @@ def stop_all(env: dict) -> None:
 
     folder = Path(env["XDG_RUNTIME_DIR"]) / "jaccli"
     if folder.exists():
-        control.stop(place_of(env))
+        running = status_of(env)
+        done = run_client("daemon", "stop", env=env, cwd=folder)
+        assert done.returncode == 0, done.stderr
+        if running:
+            assert f"stopped the jaccli daemon (pid {running['pid']})" in done.stdout
+        control.stop(place_of(env))  # any left by a failed test
         for log in folder.glob("*.log"):  # anything that did not answer `stop`
             for word in log.read_text().split():
                 if word.rstrip(":").isdigit() and alive(int(word.rstrip(":"))):
@@ -230,6 +235,21 @@ def test_the_socket_is_0600_in_a_0700_folder_of_ours(daemon):
     assert stat.S_IMODE(folder.st_mode) == 0o700 and stat.S_ISSOCK(socket_file.st_mode)
     assert stat.S_IMODE(socket_file.st_mode) == 0o600
     assert folder.st_uid == socket_file.st_uid == os.getuid()
+    status = run_client("daemon", "status", env=env, cwd=cwd)
+    assert status.returncode == 0 and status.stdout.startswith(f"jaccli daemon running (pid {status_of(env)['pid']})")
+
+
+def test_each_end_knows_the_others_uid():
+    import socket
+
+    from jaccli.daemon.place import peer_uid
+
+    ends = socket.socketpair(socket.AF_UNIX)
+    try:
+        assert peer_uid(ends[0]) in (os.getuid(), None)  # None: no SO_PEERCRED on this system
+    finally:
+        for end in ends:
+            end.close()
 
 
 def test_a_folder_of_another_user_or_writable_by_others_is_refused():
@@ -269,7 +289,7 @@ def test_without_a_usable_folder_the_call_runs_in_its_own_process(tmp_path, daem
     run = tmp_path / "run"
     run.mkdir(mode=0o777)
     os.chmod(run, 0o777)
-    args = ("eval", "x +* y", "--at", "1,2")  # an error found before JAX is loaded: a quick process
+    args = ("grad", "x**2", "--at", "1", "--bogus")  # an error found before JAX is loaded: a quick process
     done = run_client(*args, env={**env, "XDG_RUNTIME_DIR": str(run)}, cwd=cwd)
     direct = jaccli(*args)
     assert (done.stdout, done.stderr, done.returncode) == (direct.stdout, direct.stderr, 2)

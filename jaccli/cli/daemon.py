@@ -63,7 +63,7 @@ def status(ctx: typer.Context) -> None:
     age = time.time() - found["started"]
     stale = "" if found["fresh"] else "; of other source or jax: the next call replaces it"
     ctx.obj.write(f"jaccli daemon running (pid {found['pid']}) at {found['socket']}: up {age:.0f} s, "
-                  f"{found['calls']} calls, idle {found['idle']:.0f} s of {found['idle_exit']:g}{stale}\n"
+                  f"{found['calls']} call{'' if found['calls'] == 1 else 's'}, idle {found['idle']:.0f} s of {found['idle_exit']:g}{stale}\n"
                   f"log: {found['log']}; {use}\n")
 
 

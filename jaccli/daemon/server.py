@@ -69,7 +69,7 @@ class Daemon:
             if self.active == 0 and left <= 0:
                 log("no call for %.0f s: leaving" % self.idle)
                 break
-            self.listener.settimeout(min(max(left, 0.05), 1.0))
+            self.listener.settimeout(1.0 if self.active else min(max(left, 0.05), 1.0))
             try:
                 connection, _ = self.listener.accept()
             except socket.timeout:
