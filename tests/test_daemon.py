@@ -170,6 +170,26 @@ def test_a_forwarded_call_writes_its_file_in_the_callers_directory(daemon):
     assert stat.S_IMODE((cwd / "h.json").stat().st_mode) == 0o666 & ~_umask()
 
 
+def test_binary_output_is_relayed_byte_for_byte(daemon):
+    env, cwd = daemon
+    args = ("hessian", "x**2*y + y**3", "--at", "1,2", "-f", "npy")
+    forwarded = subprocess.run([sys.executable, "-m", "jaccli", *args], env=env, cwd=cwd, capture_output=True,
+                               timeout=180)
+    direct = jaccli(*args, input=b"")
+    assert (forwarded.stdout, forwarded.returncode) == (direct.stdout, 0) and forwarded.stdout.startswith(b"\x93NUMPY")
+
+
+def test_the_identity_follows_jax_and_the_slot_the_start_up_variables(monkeypatch):
+    from jaccli.daemon import place
+
+    name, where = place.identity(), place.slot()
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu,bogus")
+    assert place.slot() != where and place.identity() == name
+    stats = place._version_stats
+    monkeypatch.setattr(place, "_version_stats", lambda package: stats(package) + ("1" if package == "jaxlib" else ""))
+    assert place.identity() != name
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -110,7 +110,7 @@ def stop(place: Place) -> list[int]:
     Each answers, finishes its call, and exits: its end of the connection closes when it is gone."""
     stopped = []
     for name in sorted(os.listdir(place.folder)):
-        if not name.endswith(".sock"):
+        if not name.endswith(".sock") or name.startswith("."):  # .PID.sock: a daemon's before it is in place
             continue
         path = os.path.join(place.folder, name)
         try:
