@@ -50,24 +50,25 @@ def forward(argv: list[str]) -> int | None:
     setting = os.environ.get("JACCLI_DAEMON", "")
     if setting == "0" or not forwardable(argv):
         return None
-    from .place import Refused, folder_path, locate
+    from .place import MARKER, Refused, folder_path, locate
 
-    if setting != "1" and not os.path.exists(os.path.join(folder_path()[0], "enabled")):
-        return None
     try:
+        if setting != "1" and not os.path.exists(os.path.join(folder_path()[0], MARKER)):
+            return None
         place = locate()
         request = call_request(argv)
-    except (Refused, OSError, ValueError):
-        return None
-    try:
         for attempt in (1, 2):
             outcome = _call(place, request)
-            if isinstance(outcome, int) or outcome == HERE:
-                return outcome if isinstance(outcome, int) else None
+            if isinstance(outcome, int):
+                return outcome
+            if outcome == HERE or attempt == 2:
+                return None
             from . import control
 
-            if attempt == 2 or control.start(place) is None:
+            if control.start(place) is None:
                 return None
+    except (Refused, OSError, ValueError):  # before a word of the answer: it runs here
+        return None
     except KeyboardInterrupt:
         _write(2, b"interrupted\n")
         return 130
@@ -155,8 +156,12 @@ def _call(place, request: dict):
             kind, payload = wire.receive(connection)
             if kind == wire.STDOUT:
                 wrote = True
-                if not _write(1, payload):
-                    return 0  # a closed pipe (`| head`): what a direct call does
+                try:
+                    if not _write(1, payload):
+                        return 0  # a closed pipe (`| head`): what a direct call does
+                except OSError as error:  # a full disk, say
+                    _write(2, f"error: cannot write to stdout: {error.strerror}\n".encode())
+                    return 3
             elif kind == wire.STDERR:
                 wrote = True
                 _write(2, payload)
@@ -176,12 +181,16 @@ def _call(place, request: dict):
 
 
 def _write(fd: int, data: bytes) -> bool:
-    """All of `data` to fd; False if the reader is gone."""
+    """All of `data` to fd; False if the reader is gone (other errors are raised, but on stderr)."""
     view = memoryview(data)
     try:
         while view:
             view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        return False
     except OSError:
+        if fd != 2:
+            raise
         return False
     return True
 

@@ -29,6 +29,7 @@ STARTUP_PREFIXES = ("JAX_", "XLA_", "CUDA_", "NVIDIA_", "PYTHON", "LD_", "OMP_",
 # variables read during a call: the caller's are set in the daemon for the call's length
 CALL_NAMES = ("NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "COLUMNS", "LINES", "TERM", "COLORTERM",
               "TTY_COMPATIBLE", "TTY_INTERACTIVE", "HOME", "XDG_CACHE_HOME")
+MARKER = "enabled"  # in the folder: `jaccli daemon start` was run (and no `stop` since)
 SOCKET_PATH_BYTES = 104  # sun_path: 108 bytes on Linux, 104 on macOS
 
 
@@ -60,8 +61,8 @@ class Place:
         return self.path(".log")
 
     @property
-    def marker(self) -> str:  # `jaccli daemon start` was run (and no `stop` since): forward without JACCLI_DAEMON
-        return os.path.join(self.folder, "enabled")
+    def marker(self) -> str:  # forward without JACCLI_DAEMON=1
+        return os.path.join(self.folder, MARKER)
 
 
 def call_variables(environ) -> dict:
