@@ -158,7 +158,13 @@ def test_forwarded_calls_print_what_direct_calls_print(daemon):
         assert (forwarded.stdout, forwarded.stderr, forwarded.returncode) == \
                (direct.stdout, direct.stderr, direct.returncode), args
         codes.add(direct.returncode)
-    assert status_of(env)["calls"] == before + len(CORPUS)  # all of them answered by the daemon
+    for variables in [{"FORCE_COLOR": "1", "COLUMNS": "50"}, {"NO_COLOR": "1", "TERM": "dumb"}]:
+        args = ("hessian", "x**2*y + y**3", "--at", "1,2", "-f", "table")
+        forwarded = run_client(*args, env={**env, **variables}, cwd=cwd)
+        direct = jaccli(*args, env=variables)
+        assert (forwarded.stdout, forwarded.stderr, forwarded.returncode) == \
+               (direct.stdout, direct.stderr, direct.returncode), variables
+    assert status_of(env)["calls"] == before + len(CORPUS) + 2  # all of them answered by the daemon
     assert codes == {0, 1, 2}
 
 
