@@ -61,9 +61,10 @@ def status(ctx: typer.Context) -> None:
         ctx.obj.write(f"no jaccli daemon running at {place.socket}; {use}\n")
         raise typer.Exit(1)
     age = time.time() - found["started"]
+    calls = f"{found['calls']} call{'' if found['calls'] == 1 else 's'}"
     stale = "" if found["fresh"] else "; of other source or jax: the next call replaces it"
-    ctx.obj.write(f"jaccli daemon running (pid {found['pid']}) at {found['socket']}: up {age:.0f} s, "
-                  f"{found['calls']} call{'' if found['calls'] == 1 else 's'}, idle {found['idle']:.0f} s of {found['idle_exit']:g}{stale}\n"
+    ctx.obj.write(f"jaccli daemon running (pid {found['pid']}) at {found['socket']}: up {age:.0f} s, {calls}, "
+                  f"idle {found['idle']:.0f} s of {found['idle_exit']:g}{stale}\n"
                   f"log: {found['log']}; {use}\n")
 
 

@@ -1,6 +1,6 @@
 """The frames on a daemon's socket: one byte of kind, four of length (big-endian), the payload.
 
-    client → daemon   MESSAGE {"op": "run", "identity": …, "argv": […], "cwd": …, "env": {…}, "tty": […], …}
+    client → daemon   MESSAGE {"op": "run", "identity": …, "argv": […], "cwd": …, "env": {…}, "tty": […]}
     daemon → client   STDOUT b"…" · STDERR b"…" · … · EXIT {"code": 0}
                       or MESSAGE {"stale": true} (another identity: start a new daemon)
                       or MESSAGE {"here": "why"} (run it in your own process)
