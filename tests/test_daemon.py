@@ -327,10 +327,18 @@ def test_a_daemon_that_dies_while_starting_means_the_call_runs_here(tmp_path, mo
 
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
+    from jaccli.daemon import control
+
     monkeypatch.setattr(sys, "executable", shutil.which("false"))  # the daemon's interpreter: exits at once
     with environment_variables({"XDG_RUNTIME_DIR": str(run), "JACCLI_DAEMON": "1"}):
         assert client.forward(["grad", "x**2", "--at", "1"]) is None
-    assert not list((run / "jaccli").glob("*.sock"))
+        assert not list((run / "jaccli").glob("*.sock")) and list((run / "jaccli").glob("*.failed"))
+
+        def spawn(place):
+            raise AssertionError("started again")
+
+        monkeypatch.setattr(control, "_spawn", spawn)
+        assert client.forward(["grad", "x**2", "--at", "1"]) is None  # not tried again for this identity
 
 
 @pytest.mark.parametrize("args, forwarded", [

@@ -65,7 +65,7 @@ def forward(argv: list[str]) -> int | None:
                 return None
             from . import control
 
-            if control.start(place) is None:
+            if control.start(place, again=False) is None:
                 return None
     except (Refused, OSError, ValueError):  # before a word of the answer: it runs here
         return None

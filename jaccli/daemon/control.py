@@ -55,12 +55,34 @@ def probe(place: Place) -> str:
     return "fresh" if answer.get("fresh") else "stale"
 
 
-def start(place: Place) -> int | None:
-    """Make sure a daemon of this identity listens; its pid (None: it could not be started, see the log)."""
+def start(place: Place, *, again: bool = True) -> int | None:
+    """Make sure a daemon of this identity listens; its pid (None: it could not be started, see the log).
+
+    A daemon of this identity that failed to start is marked (`<slot>.failed`): with `again` False (a
+    call) none is tried again until the source or jax changes or `jaccli daemon start` is run, so that
+    each call does not pay for a start that fails."""
     with _locked(place):
         if probe(place) == "fresh":
             return (ask(place, {"op": "status"}) or {}).get("pid")
-        return _spawn(place)
+        if not again and failed(place):
+            return None
+        pid = _spawn(place)
+        if pid is None:
+            with open(place.path(".failed"), "w") as mark:
+                mark.write(identity())
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(place.path(".failed"))
+        return pid
+
+
+def failed(place: Place) -> bool:
+    """Whether a daemon of this identity failed to start."""
+    try:
+        with open(place.path(".failed")) as mark:
+            return mark.read() == identity()
+    except OSError:
+        return False
 
 
 def _spawn(place: Place) -> int | None:
