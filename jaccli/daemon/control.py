@@ -18,6 +18,7 @@ import sys
 from . import wire
 from .place import PACKAGE, Place, Refused, check_socket, identity, peer_uid
 
+LOG_BYTES = 2**20  # a daemon's log is emptied when a daemon starts beyond this
 START_SECONDS = 120.0  # JACCLI_DAEMON_START_TIMEOUT: importing JAX on a busy machine takes seconds
 
 
@@ -90,7 +91,9 @@ def _spawn(place: Place) -> int | None:
     import subprocess
 
     read, write = os.pipe()
-    log = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    log = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    if os.fstat(log).st_size > LOG_BYTES:  # appended to (a stale daemon may still be writing its last lines)
+        os.ftruncate(log, 0)
     environ = dict(os.environ)  # the daemon imports this jaccli, wherever the caller found it
     root = os.path.dirname(PACKAGE)
     environ["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [environ.get("PYTHONPATH")])])

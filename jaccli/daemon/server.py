@@ -11,7 +11,8 @@ an Environment of the caller's terminals and stream encodings whose stdout and s
 connection; its `run` uses the disk cache as a direct call would (no cache in memory: a direct call's
 "cache": "hit" or "miss" is the daemon's too).
 
-It leaves after JACCLI_DAEMON_IDLE seconds (900) without a call, when stopped, or when a caller of
+JACCLI_DAEMON_WARM=0 skips the warm-up: JAX is loaded by the first call. It leaves after
+JACCLI_DAEMON_IDLE seconds (900) without a call, when stopped, or when a caller of
 another identity comes (it answers `stale`; the caller starts the new daemon): the listener closes, the
 running call ends, the socket is removed if it is still this daemon's (under the start lock), exit.
 """
@@ -250,7 +251,8 @@ def main(argv: list[str]) -> int:
         os.write(ready, f"error identity {name} is not the caller's {expected}\n".encode())
         return 1
     idle = float(os.environ.get("JACCLI_DAEMON_IDLE") or IDLE_SECONDS)
-    warm_up()
+    if os.environ.get("JACCLI_DAEMON_WARM") != "0":  # 0: JAX loads with the first call (tests of starting)
+        warm_up()
     daemon = Daemon(place, name, idle)
     signal.signal(signal.SIGTERM, lambda signum, frame: daemon.go("SIGTERM"))
     daemon.listen()
