@@ -44,11 +44,12 @@ class Daemon:
         self.counting = threading.Lock()
         self.started, self.last = time.time(), time.monotonic()
         self.listener = self.inode = None
+        self.waiting: list[socket.socket] = []  # `stop`'s callers: their connections close as the process ends
 
     # -- the socket ----------------------------------------------------------------------
     def listen(self) -> None:
         """Bind 0600 under a temporary name, then rename it onto the slot's socket (over a stale one's)."""
-        temporary = self.place.path(f".{os.getpid()}.sock")
+        temporary = os.path.join(self.place.folder, f".{os.getpid()}.sock")  # no longer than the socket's name
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -110,16 +111,17 @@ class Daemon:
                 return
             message = wire.receive_message(connection)
             op = message.get("op")
-            if op == "ping":
-                fresh = message.get("identity") == self.identity
+            if op == "ping":  # a daemon on its way out is no daemon to use
+                fresh = message.get("identity") == self.identity and not self.leaving.is_set()
                 wire.send_message(connection, {"fresh": fresh, "pid": os.getpid()})
-                if not fresh:
+                if message.get("identity") != self.identity:
                     self.go("a caller of another identity: leaving for a new daemon")
             elif op == "status":
                 wire.send_message(connection, self.status())
             elif op == "stop":
                 wire.send_message(connection, {"pid": os.getpid()})
-                keep = True  # closed when the process ends: the caller waits for that
+                self.waiting.append(connection)  # kept open until the process ends: the caller waits for that
+                keep = True
                 self.go("stopped by `jaccli daemon stop`")
             elif op == "run":
                 self.run(connection, message)
@@ -144,8 +146,7 @@ class Daemon:
         try:
             with self.calling:
                 if self.leaving.is_set():
-                    wire.send_message(connection, {"here": "the daemon is leaving"})
-                    return
+                    return  # not a word: to the caller, no daemon runs (it starts one, or runs the call itself)
                 try:
                     env, argv = call_environment(connection, request), list(request["argv"])
                     context = caller(request, self.place.folder)
