@@ -295,6 +295,31 @@ def test_the_socket_is_0600_in_a_0700_folder_of_ours(daemon):
     assert status.returncode == 0 and status.stdout.startswith(f"jaccli daemon running (pid {status_of(env)['pid']})")
 
 
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="switching to another user takes root")
+def test_another_user_can_open_neither_the_folder_nor_the_socket(daemon):
+    env, cwd = daemon
+    run_client("grad", "x**2", "--at", "1", env=env, cwd=cwd)
+    place = place_of(env)
+    python = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p)), None)
+    if python is None:
+        pytest.skip("no Python that another user can run")
+    attempt = ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])", place.socket]
+
+    def as_nobody() -> subprocess.CompletedProcess:
+        return subprocess.run([python, *attempt], user=65534, group=65534, extra_groups=[], cwd="/",
+                              capture_output=True, text=True, timeout=60)
+
+    assert "PermissionError" in as_nobody().stderr  # the 0700 folders
+    folders = [Path(env["XDG_RUNTIME_DIR"]), Path(place.folder)]
+    try:
+        for folder in folders:
+            os.chmod(folder, 0o711)  # anyone may pass through: the socket's own 0600 still says no
+        assert "PermissionError" in as_nobody().stderr
+    finally:
+        for folder in folders:
+            os.chmod(folder, 0o700)
+
+
 def test_each_end_knows_the_others_uid():
     import socket
 
