@@ -43,6 +43,8 @@ CORPUS = [
     ("check", "x**2", "--at", "3", "--expect", "7"),  # disagrees: exit 1
     ("inspect", "sum(x**2)", "--at", "x=zeros(3)"),
     ("derivative", "sin(x)", "--at", "0.5", "--order", "3", "--debug"),
+    ("hessian", "x**2*y", "--at", "1,2", "--dtype", "float32", "-f", "json"),  # and float64 after it
+    ("analyze", "x**2 + 3*y**2", "--at", "0,0"),
 ]
 
 
