@@ -200,6 +200,8 @@ def load_executable(key: str, device, devices: list | None = None):
         import jax
         from jax.experimental import serialize_executable
 
+        if metadata.get("lapack") and device.platform == "cpu":
+            _load_lapack()
         in_tree = jax.tree_util.tree_structure(((0, 0, 0), {}))
         out_tree = jax.tree_util.tree_structure((0, 0))  # (the result, whether f is finite)
         compiled = serialize_executable.deserialize_and_load(payload, in_tree, out_tree,
@@ -208,6 +210,15 @@ def load_executable(key: str, device, devices: list | None = None):
         return compiled, metadata
     except Exception:  # noqa: BLE001 - a bad entry is never the user's error: recompile and replace it
         return None
+
+
+def _load_lapack() -> None:
+    """Load LAPACK's kernels, as lowering a linear-algebra function does: an executable that calls them, loaded
+    in a process that has lowered none, would jump to a kernel that was never loaded (a segfault)."""
+    import numpy as np
+    from jaxlib import lapack
+
+    lapack.prepare_lapack_call("getrf_ffi", np.dtype(np.float64))
 
 
 def _read_entry(key: str) -> bytes | None:

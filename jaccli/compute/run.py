@@ -124,7 +124,8 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
         with no_xla_cache(jax):
             function = split.function if split else jax.jit(the_plan.checked_operator())
             fresh = function.lower(z, c, w).compile(quick_options(setup, device))
-        metadata = {"out_shape": list(the_plan.out_shape), "block": the_plan.block, "complex_out": the_plan.complex_out}
+        metadata = {"out_shape": list(the_plan.out_shape), "block": the_plan.block, "complex_out": the_plan.complex_out,
+                    "lapack": uses_lapack(setup.expression)}
         if use_cache:
             cache.store_executable(key, fresh, metadata)
         if memory is not None:
@@ -153,6 +154,17 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
     if split:
         result.device = span(devices)  # cpu:0-7
     return result
+
+
+LINEAR_ALGEBRA = ("det", "logdet", "inv", "solve", "cholesky", "eigvalsh", "norm")  # LAPACK's kernels on the CPU
+
+
+def uses_lapack(expression) -> bool:
+    """Whether the compiled function may call LAPACK (the cache loads its kernels before such an entry runs)."""
+    from ..language import nodes
+
+    roots = [d.value for d in expression.definitions] + [expression.root]
+    return any(isinstance(n, nodes.Call) and n.name in LINEAR_ALGEBRA for root in roots for n in nodes.walk(root))
 
 
 QUICK_SIZE = 1024  # a point this small runs in microseconds: compile time is all there is to save
