@@ -248,10 +248,52 @@ def test_complex_mistakes_are_one_line_errors():
     refused("jvp", "x**2", "--at", "1", "--v", "1j", says="--v holds complex values")
     refused("derivative", "z*w", "--at", "1j,2", "--partial", "z,w", says="--partial takes the complex derivative")
     refused("grad", "z*2j", "--symbolic", says="add --holomorphic")
-    refused("eval", "z", "--at", "-", input="1\n2+1j\n", says="record 2 holds complex values")
+    refused("eval", "z", "--at", "-", input="1\n2+1j\n", says="line 2: the record holds complex values")
     refused("eval", "where(z > 0, z, 0)", "--at", "1+2j", says="complex numbers have no order")
     refused("eval", "max(z, 1)", "--at", "1+2j", says="complex numbers have no order")
     refused("analyze", "abs(z)**2", "--at", "1+2j", says="real functions of real points")
-    refused("jacobian", "sin(z)", "--holomorphic", "--at", "1+2j", "--plot", "-", says="--plot draws real matrices")
+    refused("jacobian", "sin(z)", "--holomorphic", "--at", "1+2j", "--plot", "-", says="draws real matrices")
     ran = run_cli("eval", "2jx", "--at", "1")
     assert ran.returncode == 2
+
+
+# -- found by red-teaming ---------------------------------------------------------------------------------
+def test_a_check_that_fails_shows_both_complex_numbers_and_no_raw_warnings():
+    ran = run_cli("check", "sin(z)", "--holomorphic", "--at", "3+4j", "--of", "grad", "--expect",
+                  repr(complex(np.conj(np.cos(3 + 4j)))).strip("()"), "-f", "json")
+    assert ran.returncode == 1 and ran.stderr == ""
+    row = json.loads(ran.stdout)["references"][0]["mismatches"][0]
+    assert complex(row["got"]["real"], row["got"]["imag"]) == pytest.approx(np.cos(3 + 4j), rel=1e-15)
+    assert row["expected"]["imag"] == pytest.approx(-np.cos(3 + 4j).imag, rel=1e-15)
+    literal = json.dumps({"real": np.cos(3 + 4j).real, "imag": np.cos(3 + 4j).imag})
+    out("check", "sin(z)", "--holomorphic", "--at", "3+4j", "--of", "grad", "--expect", literal)
+
+
+def test_an_infinite_imaginary_literal_is_inf_as_a_real_one_is():
+    document = json.loads(out("eval", "z", "--at", "z=1e400j", "-f", "json").stdout)
+    assert document["value"] == {"real": 0.0, "imag": "inf"}
+
+
+def test_a_complex_point_is_complex_throughout_its_json():
+    document = json.loads(out("grad", "z**2", "--holomorphic", "--at", "3", "-f", "json").stdout)
+    assert document["point"] == {"z": {"real": 3.0, "imag": 0.0}}
+
+
+def test_complex_records_of_a_real_stream_are_bad_records():
+    ran = out("grad", "abs(x)**2*y", "--at", "-", "-f", "csv", "--skip-bad", input="1,2\n3,4j\n5,6\n")
+    rows = [line.split(",") for line in ran.stdout.splitlines()[1:]]
+    assert rows[0] == ["4.0", "1.0"] and rows[1] == ["nan", "nan"] and rows[2] == ["60.0", "25.0"]
+    ran = run_cli("grad", "abs(x)**2*y", "--at", "-", "-f", "csv", input="1,2\n3,4j\n")
+    assert ran.returncode == 2 and ran.stdout.splitlines()[1] == "4.0,1.0"  # the record before it is written
+
+
+def test_inspect_gives_the_real_maps_shapes_for_a_complex_point():
+    text = out("inspect", "sin(z)*2j + conj(w)", "--at", "z=1+2j,w=3").stdout
+    assert "jacobian: rev (jax.jacrev: 4 inputs > 2 outputs), shape (2, 4)" in text
+    assert "grad: not applicable: the expression is complex" in text
+
+
+def test_functions_of_real_numbers_refuse_complex_ones_in_jaccli_words():
+    for function in ("floor", "erf", "lgamma", "cbrt"):
+        ran = refused("eval", f"{function}(z)", "--at", "1+2j", says=f"{function}() takes real numbers")
+        assert "dtype" not in ran.stderr

@@ -81,6 +81,9 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         refuse_stdin(request)
         join(request.cluster)
     drawing = None
+    if plot is not None and holomorphic:
+        raise typer.BadParameter("draws real matrices: leave out --holomorphic to draw the real Jacobian or Hessian",
+                                 param_hint="--plot")
     if plot is not None:
         from ..output.plot import plot_target
 

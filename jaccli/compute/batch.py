@@ -151,7 +151,8 @@ class BatchRun:
         if isinstance(block.rows, NamedRows):  # CSV under a header: columns by name
             if self.header_columns is None:
                 self._plan_from_header(block.rows)
-            yield indices, self._columns_of(block.rows.matrix[:, self.header_columns])
+            yield from complexes.real_runs(self.plan, indices, self._columns_of(block.rows.matrix[:, self.header_columns]),
+                                           block.lines)
             return
         if block.matrix is not None:
             if self.plan is None:
@@ -162,7 +163,7 @@ class BatchRun:
                     yield BadRecord(int(line), f"expected {width} values ({self._names()}), but got "
                                     f"{block.matrix.shape[1]}", int(i))
                 return
-            yield indices, self._columns_of(block.matrix)
+            yield from complexes.real_runs(self.plan, indices, self._columns_of(block.matrix), block.lines)
             return
         run_indices, run_parts = [], []
         for i, record, line in zip(indices, block.rows, block.lines):
@@ -170,6 +171,7 @@ class BatchRun:
                 if self.plan is None:
                     self._make_plan(self._parts(record))
                 parts = {o: self._flat(o, v) for o, v in self._parts(record).items()}
+                complexes.refuse_complex_record(self.plan, parts)
             except JaccliError as error:
                 if getattr(error, "whole_run", False):  # not this record's fault (--chunk-size)
                     raise
@@ -377,8 +379,6 @@ class BatchRun:
         else:
             w = self.fixed_vector
         dtype = plan.dtype
-        if dtype.kind != "c":
-            complexes.refuse_complex_records(indices, z, c, w)
         try:
             with self.jax.default_device(self.device):
                 out = self.compiled(np.asarray(z, dtype), np.asarray(c, dtype), np.asarray(w, plan.vector_dtype))

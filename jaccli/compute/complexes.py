@@ -59,7 +59,7 @@ def check_holomorphic(command: str, expression) -> None:
                    if isinstance(n, nodes.Call) and n.name in NOT_HOLOMORPHIC})
     if used:
         warn(f"--holomorphic: the expression uses {', '.join(used)}, which is not holomorphic: "
-             "the complex derivative there is what JAX computes, not a derivative of f")
+             "the answer is what JAX computes (it depends on --mode), not a derivative of f")
 
 
 def may_be_complex(expression, z, c) -> bool:
@@ -76,7 +76,8 @@ def parts(command: str, holomorphic: bool, complex_in: bool, complex_out: bool) 
         return None
     if command in REAL_OUTPUT and complex_out:
         raise ShapeError(
-            f"`{command}` needs a real-valued expression, but this one is complex",
+            f"`{command}` needs a real-valued expression, but this one is complex"
+            + (" (the point is complex)" if complex_in else ""),
             hint="--holomorphic gives the complex derivative of a holomorphic f; `jvp`/`vjp` take complex "
                  "tangents; `jacobian` gives the real Jacobian of Re f and Im f"
             if command == "grad" else "take the Hessian of a real function, e.g. abs(f)**2 or real(f)")
@@ -103,17 +104,33 @@ def real_point(z):
     return jnp.concatenate([jnp.real(z), jnp.imag(z)])
 
 
-def refuse_complex_records(indices, *parts) -> None:
-    """Records of a real run (the first point was real) that hold complex values: an error for the whole run,
-    naming the first such record (its points are the rows of parts[0])."""
+def refuse_complex_record(plan, parts: dict) -> None:
+    """One record of a real run (its first point was real) that holds a complex value: a bad record."""
     import numpy as np
 
-    if not any(np.iscomplexobj(part) for part in parts):
+    if plan.dtype.kind != "c" and any(np.iscomplexobj(v) and np.any(np.imag(v) != 0) for v in parts.values()):
+        raise PointError("the record holds complex values, but the points before it were real",
+                         hint="give --dtype complex128 (or complex64) for complex points")
+
+
+def real_runs(plan, indices, parts: dict, lines):
+    """Rows of records (option → rows) for a real run: the runs of real rows as (indices, parts), and each row
+    with a complex value (nonzero imaginary part) as a bad record, in order."""
+    import numpy as np
+
+    from ..inputs.records import BadRecord
+
+    if plan.dtype.kind == "c" or not any(np.iscomplexobj(v) for v in parts.values()):
+        yield indices, parts
         return
-    z = parts[0]
-    imaginary = np.any(np.imag(z) != 0, axis=1)[: len(indices)] if np.iscomplexobj(z) and z.ndim == 2 else []
-    first = int(indices[int(np.argmax(imaginary))]) + 1 if np.any(imaginary) else None
-    error = PointError(f"record {first} holds complex values" if first else "the records hold complex values",
-                       hint="the points before it were real: give --dtype complex128 (or complex64)")
-    error.whole_run = True
-    raise error
+    bad = np.zeros(len(indices), bool)
+    for rows in parts.values():
+        bad |= np.any(np.imag(rows).reshape(len(indices), -1) != 0, axis=1)
+    start = 0
+    for row in [*np.flatnonzero(bad), len(indices)]:
+        if row > start:
+            yield indices[start:row], {o: np.real(v[start:row]) for o, v in parts.items()}
+        if row < len(indices):
+            yield BadRecord(int(lines[row]), "the record holds complex values, but the points before it were real"
+                            " (give --dtype complex128 for complex points)", int(indices[row]))
+        start = row + 1

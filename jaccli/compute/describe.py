@@ -8,10 +8,10 @@ import platform
 from ..errors import ShapeError
 from ..inputs.builders import format_bytes
 from ..inputs.layout import Layout
-from . import cache
+from . import cache, complexes
 from .budget import default_max_memory
 from .commands import COMMANDS
-from .prepare import Request, bind, output_shape, read_expression
+from .prepare import Request, bind, output_spec, read_expression
 
 _HOW = {"eval": "f itself", "grad": "jax.grad", "jvp": "jax.jvp", "vjp": "jax.vjp",
         "hvp": "jax.jvp of jax.grad, H is never formed", "hessian": "jax.jacfwd(jax.jacrev(f))"}
@@ -53,8 +53,9 @@ def describe(request: Request) -> dict:
     from .translate import build_function, definition_shapes
 
     f = setup.function if setup else build_function(expression, layout, np.float64)
+    dtype = setup.dtype if setup else np.dtype(np.float64)
     try:
-        out = output_shape(f, np.zeros(layout.z_size), np.zeros(layout.c_size))
+        out, complex_out = output_spec(f, np.zeros(layout.z_size, dtype), np.zeros(layout.c_size, dtype))
     except ShapeError:
         if setup:
             raise
@@ -66,13 +67,16 @@ def describe(request: Request) -> dict:
                                       for name, shape in definition_shapes(expression, layout).items()}
     description["input shape"] = str(layout.in_shape)
     description["output shape"] = str(out)
-    description["strategies"] = strategies(layout, out)
+    if dtype.kind == "c" or complex_out:
+        description["dtype"] = ("complex128: the point is complex" if dtype.kind == "c" else
+                                "float64 inputs, a complex value")
+    description["strategies"] = strategies(layout, out, dtype.kind == "c", complex_out)
     return description
 
 
-def strategies(layout: Layout, out: tuple) -> dict:
-    """How each command would compute, and its result's shape, from the registry."""
-    n_in, n_out = layout.z_size, math.prod(out)
+def strategies(layout: Layout, out: tuple, complex_in: bool = False, complex_out: bool = False) -> dict:
+    """How each command would compute, and its result's shape, from the registry (for a complex point or f:
+    without --holomorphic, the real map's shapes)."""
     found = {}
     for name, command in COMMANDS.items():
         if name in ("eval", "derivative"):
@@ -80,13 +84,21 @@ def strategies(layout: Layout, out: tuple) -> dict:
         if command.scalar_only and out != ():
             found[name] = "not applicable: the expression is not scalar"
             continue
+        try:
+            parts = complexes.parts(name, False, complex_in, complex_out)
+        except ShapeError:
+            found[name] = "not applicable: the expression is complex (--holomorphic gives the complex derivative)"
+            continue
+        out_real, in_real = parts.shape(out, layout.in_shape) if parts else (out, layout.in_shape)
+        n_in, n_out = math.prod(in_real), math.prod(out_real)
         mode = command.mode(None, n_in, n_out)
         if name == "jacobian":
             how = (f"jax.jac{mode}: {n_in} input{'s' * (n_in != 1)} {'≤' if mode == 'fwd' else '>'} "
                    f"{n_out} output{'s' * (n_out != 1)}")
         else:
             how = _HOW[name]
-        found[name] = f"{mode} ({how}), shape {command.result_shape(out, layout.in_shape)}"
+        found[name] = f"{mode} ({how}), shape {command.result_shape(out_real, in_real)}" + (
+            " (of the real map: Re and Im parts)" if parts else "")
     return found
 
 

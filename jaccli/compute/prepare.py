@@ -222,9 +222,11 @@ def bind(request: Request, spec: PointSpec | None = None, expression: Expression
                          hint="name the variables to differentiate: --wrt x,y (or run `eval`)")
     dtype = run_dtype(request, point.z, point.c)
     z, c = (_in_dtype(part, dtype) for part in (point.z, point.c))
+    values = {name: value.astype(dtype) for name, value in point.values.items()} if dtype.kind == "c" else \
+        point.values  # a complex point is complex throughout (its JSON says so)
     if request.holomorphic:
         complexes.check_holomorphic(command.name, expression)
-    return Setup(request, command, expression, point.layout, point.values, z, c, dtype, budget)
+    return Setup(request, command, expression, point.layout, values, z, c, dtype, budget)
 
 
 def run_dtype(request: Request, *parts: np.ndarray) -> np.dtype:

@@ -40,6 +40,8 @@ def read_expected(text: str, shape: tuple, stdin=None) -> np.ndarray:
                                       f"--expect {path!r}")
         else:
             values = _parse_text(files.read_text(path, cap=cap, what="--expect"), path)
+    elif text.lstrip().startswith("{"):  # a JSON object literal: {"real": …, "imag": …}, or jaccli's document
+        values = _parse_text(text, "literal")
     else:
         values = points.read_value(text, max_bytes=2**31, option="--expect")
     if values.size != size:

@@ -119,9 +119,10 @@ def _complex_numbers(value, what: str) -> np.ndarray:
     """{"real": A, "imag": B} (one shape) or lists holding such objects, as complex128."""
     if isinstance(value, dict):
         if set(value) != {"real", "imag"}:
-            raise PointError(f"{what}: an object is a number only as {{\"real\": …, \"imag\": …}}, "
-                             f"not with keys {', '.join(map(repr, list(value)[:4]))}",
-                             hint='a complex value is {"real": 1, "imag": 2}, or arrays of one shape for both')
+            raise PointError(f"{what}: an object here is a complex number {{\"real\": …, \"imag\": …}}, "
+                             f"and this one has keys {', '.join(map(repr, list(value)[:4]))}",
+                             hint="values by name go in --at (z=@file.json) or in JSON lines; a complex value "
+                                  'is {"real": 1, "imag": 2}')
         real, imag = (json_numbers(value[key], f"{what} {key!r}") for key in ("real", "imag"))
         if real.dtype.kind == "c" or imag.dtype.kind == "c" or real.shape != imag.shape:
             raise PointError(f"{what}: \"real\" and \"imag\" need real numbers of one shape, "

@@ -120,7 +120,11 @@ class Emitter:
             return self.constant(math.inf if node.value > 0 else -math.inf)
 
     def _emit_Imag(self, node: nodes.Imag, env):  # 2j: a complex of the run's precision (complex128 for float64)
-        return self.xp.asarray(complex(0, float(node.value)), self.xp.result_type(self.dtype, self.xp.complex64))
+        try:
+            imag = float(node.value)
+        except OverflowError:  # 1e400j: an infinite imaginary part, as 1e400 is inf
+            imag = math.inf
+        return self.xp.asarray(complex(0, imag), self.xp.result_type(self.dtype, self.xp.complex64))
 
     def _emit_Const(self, node: nodes.Const, env):
         return self.constant(CONSTANTS[node.name])
@@ -247,6 +251,9 @@ class Emitter:
         try:
             value = function(*args, **options)
         except (TypeError, ValueError, IndexError, OverflowError) as error:  # the arguments do not suit it
+            if "complex" in str(error) and any(self.xp.iscomplexobj(a) for a in args if not isinstance(a, list)):
+                raise ShapeError(f"{name}() takes real numbers, not complex ones", text=self.text,
+                                 position=node.pos, hint="apply it to real(z), imag(z) or abs(z)") from error
             detail = _short(str(error).split("\n")[0], 160)
             shapes = ", ".join(str(self.xp.shape(a)) for a in args if not isinstance(a, list))
             raise self.shape_error(node, f"{name}() of shape {shapes}: {detail}" if shapes else

@@ -30,7 +30,7 @@ def summarize(report) -> dict:
             "max_rel_error": float(np.nanmax(np.where(want != 0, relative, 0))) if got.size else 0.0,
             "mismatches": [{
                 "index": [int(i) for i in np.unravel_index(k, result.value.shape)] if result.value.shape else [],
-                "label": name(int(k)), "expected": float(want[k]), "got": float(got[k]),
+                "label": name(int(k)), "expected": _number(want[k]), "got": _number(got[k]),
                 "abs_error": float(error[k]), "rel_error": float(relative[k]),
             } for k in bad[:1000]],
         })
@@ -40,9 +40,21 @@ def summarize(report) -> dict:
     source = result.plan.request.expr
     return {"command": "check", "of": what, "expr": result.expression.text,
             **({"file": source[1:]} if source.startswith("@") else {}), "variables": list(result.layout.names),
-            "point": {k: np.asarray(v).tolist() for k, v in result.point.items()}, "shape": list(result.value.shape),
+            "point": {k: _point(v) for k, v in result.point.items()}, "shape": list(result.value.shape),
             "mode": result.mode, "dtype": result.dtype, "ok": report.ok, "rtol": report.rtol, "atol": report.atol,
             "references": references, "skipped": report.skipped}
+
+
+def _point(value):
+    value = np.asarray(value)
+    return {"real": value.real.tolist(), "imag": value.imag.tolist()} if value.dtype.kind == "c" else value.tolist()
+
+
+def _number(x):
+    """A number for the report: a float, or {"real": …, "imag": …} (the JSON of complex values)."""
+    if np.iscomplexobj(x):
+        return {"real": float(np.real(x)), "imag": float(np.imag(x))}
+    return float(x)
 
 
 def summary_line(data: dict) -> str:

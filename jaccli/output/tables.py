@@ -274,8 +274,11 @@ def check_tables(data: list[dict], console) -> None:
             for column in ("index", "entry", "expected", "got", "abs error", "rel error"):
                 table.add_column(column, justify="left" if column in ("index", "entry") else "right")
             for row in reference["mismatches"][:50]:
-                table.add_row(Text(str(tuple(row["index"]))), Text(row["label"]), f"{row['expected']:.10g}",
-                              f"{row['got']:.10g}", f"{row['abs_error']:.3g}", f"{row['rel_error']:.3g}")
+                number = table_number(None)
+                expected, got = (complex(v["real"], v["imag"]) if isinstance(v, dict) else v
+                                 for v in (row["expected"], row["got"]))
+                table.add_row(Text(str(tuple(row["index"]))), Text(row["label"]), number(expected),
+                              number(got), f"{row['abs_error']:.3g}", f"{row['rel_error']:.3g}")
             console.print(table)
         for note in item["skipped"]:
             console.print(Text(f"note: {note}", style="dim"))
