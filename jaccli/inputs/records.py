@@ -99,6 +99,7 @@ class RecordReader:
         self.line_cap = line_cap  # bytes a line may take (an endless line is an error, not a hang)
         self.format: str | None = None  # 'csv' or 'json', detected from the first line
         self.header: list[str] | None = None
+        self.complex_cells = False  # the last block of CSV had complex cells (1+2j): the next goes to NumPy
         self.done = 0  # bytes (or .npy rows) read so far, for progress
         self.total: int | None = None  # the input's size when known (a regular file)
         self.records = 0  # records (good and bad) parsed so far
@@ -285,7 +286,8 @@ class RecordReader:
             return
         named = self.header is not None
         width = len(self.header) if named else None
-        fast = _parse_csv_fast(body) if body.count(b"\n") > 64 else None  # a few lines: Python is quicker
+        fast = _parse_csv_fast(body, self.complex_cells) if body.count(b"\n") > 64 else None  # a few: Python
+        self.complex_cells = fast is not None and fast.dtype.kind == "c"  # 1+2j cells: NumPy's parser at once
         if fast is not None and (width is None or fast.shape[1] == width):
             self.records += fast.shape[0]
             lines = np.arange(line_no + 1, line_no + 1 + fast.shape[0])
@@ -369,13 +371,15 @@ def _complex_csv(body: bytes, width: int) -> np.ndarray | None:
     return array if array.shape[1] == width else None
 
 
-def _parse_csv_fast(body: bytes) -> np.ndarray | None:
+def _parse_csv_fast(body: bytes, complex_cells: bool = False) -> np.ndarray | None:
     """All lines at once with polars, or None when a line is odd (blank, ragged, not numbers)."""
     if b"\n\n" in body or body.startswith(b"\n") or b"\r" in body:
         return None
     import polars as pl
 
     width = body[: body.find(b"\n")].count(b",") + 1
+    if complex_cells:  # the blocks before were complex: polars has no complex numbers
+        return _complex_csv(body, width)
     try:
         frame = pl.read_csv(io.BytesIO(body), has_header=False,
                             schema={f"c{i}": pl.Float64 for i in range(width)})

@@ -24,7 +24,7 @@ from ..errors import JaccliError, warn
 from ..inputs.layout import entry_label
 from ..inputs.records import BadRecord
 from .fields import check_fields, error_keys
-from .formats import digits, json_array, number_text
+from .formats import digits, json_array
 from .labels import entry_names
 
 
@@ -36,6 +36,10 @@ def open_sink(fmt: str, run, stream, env, *, precision=None):
     check_fields(fmt, run.fields, run.with_value)
     kind = {"csv": CsvSink, "plain": PlainSink, "json": JsonSink, "npy": NpySink, "table": TableSink}[fmt]
     return kind(run, stream, env, precision=precision)
+
+
+def _complex_text(x: complex) -> str:
+    return repr(x).strip("()")  # 1.5+2j, 2j, -0-1e-300j: exactly, as complex() reads it back
 
 
 class Sink:
@@ -150,7 +154,10 @@ class CsvSink(Sink):
             return b"\n" * len(matrix)
         precision = self.precision if self.rounds else None
         if precision is not None or (self.quick and matrix.size <= SMALL) or matrix.dtype.kind == "c":
-            number = number_text if precision is None else digits(precision)  # polars has no complex numbers
+            if precision is not None:
+                number = digits(precision)
+            else:  # tolist() gives Python floats or complexes: Python's own spelling (polars has no complex)
+                number = _complex_text if matrix.dtype.kind == "c" else repr
             rows = [[number(x) for x in row] for row in matrix.tolist()]
             if at is not None:
                 for row, index in zip(rows, indices.tolist()):
