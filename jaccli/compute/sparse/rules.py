@@ -1,0 +1,330 @@
+"""One rule per JAX primitive: the index sets of its outputs from those of its inputs (sets.py).
+
+A rule is `rule(eqn, ins, value) -> [sets of each output]`: `ins[i]` is input i's sets (None: a constant),
+`value(i)` its concrete value when it is a known constant (else None). Structural primitives (slice, pad,
+transpose, broadcast …) are a position map computed by NumPy on `arange(size)` and one `take`;
+reductions a `gather_union`; everything elementwise a `union`. Control flow and calls are in pattern.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .sets import gather_union, product, spread, take, union
+
+ELEMENTWISE = frozenset("""
+add sub mul div neg max min pow integer_pow square sqrt rsqrt cbrt exp exp2 expm1 log log1p sin cos tan asin acos
+atan atan2 sinh cosh tanh asinh acosh atanh logistic erf erfc erf_inv lgamma digamma igamma igammac polygamma
+bessel_i0e bessel_i1e abs rem nextafter add_any select_n clamp conj real imag complex convert_element_type copy
+copy_p reduce_precision optimization_barrier tan sign floor ceil round is_finite stop_gradient zeta
+""".split())
+DENSE = frozenset("""
+cholesky lu triangular_solve eigh eig qr svd custom_linear_solve schur hessenberg tridiagonal tridiagonal_solve
+householder_product lu_pivots_to_permutation fft
+""".split())  # dense by nature: every output depends on every input, no warning
+ZERO_DERIVATIVE = frozenset("sign floor ceil round is_finite stop_gradient".split())
+
+
+def shape_of(atom) -> tuple[int, ...]:
+    return tuple(atom.aval.shape)
+
+
+def size_of(atom) -> int:
+    return int(np.prod(shape_of(atom), dtype=np.int64))
+
+
+def broadcast_to(sets, in_shape: tuple, out_shape: tuple):
+    """An elementwise operand's sets at every entry of the output (a scalar is repeated)."""
+    if sets is None or in_shape == out_shape:
+        return sets
+    positions = np.broadcast_to(np.arange(int(np.prod(in_shape))).reshape(in_shape), out_shape)
+    return take(sets, positions)
+
+
+def elementwise(eqn, ins, value):
+    if eqn.primitive.name in ZERO_DERIVATIVE:
+        return [None]
+    out_shape = shape_of(eqn.outvars[0])
+    operands = list(zip(eqn.invars, ins))
+    if eqn.primitive.name == "select_n":
+        return [select_n(eqn, ins, value)]
+    return [union(*(broadcast_to(s, shape_of(a), out_shape) for a, s in operands))]
+
+
+def select_n(eqn, ins, value):
+    """select_n(which, *cases): exactly the case chosen where `which` is a known constant, else their union."""
+    out_shape = shape_of(eqn.outvars[0])
+    cases = [broadcast_to(s, shape_of(a), out_shape) for a, s in zip(eqn.invars[1:], ins[1:])]
+    which = value(0)
+    if which is None:
+        return union(*cases)
+    which = np.broadcast_to(np.asarray(which).astype(np.int64), out_shape).reshape(-1)
+    size = len(which)
+    present = [(k, s) for k, s in enumerate(cases) if s is not None]
+    if not present:
+        return None
+    stacked = present[0][1] if len(present) == 1 else _vstack([s for _, s in present])
+    slot = {k: i for i, (k, _) in enumerate(present)}
+    offsets = np.array([slot.get(k, -1) for k in range(len(cases))])[which]
+    positions = np.where(offsets >= 0, offsets * size + np.arange(size), -1)
+    return take(stacked, positions)
+
+
+def _vstack(parts):
+    import scipy.sparse as sp
+
+    return sp.vstack(parts, format="csr")
+
+
+def structural(positions_of):
+    """A rule from a function (params, input shapes, output shape) → position map over the inputs, one after
+    the other (entry e of input k is number offset_k + e; -1: no input entry, e.g. padding)."""
+
+    def rule(eqn, ins, value):
+        shapes = [shape_of(a) for a in eqn.invars]
+        positions = positions_of(eqn.params, shapes, shape_of(eqn.outvars[0]), value)
+        sized = [(s, size_of(a)) for s, a in zip(ins, eqn.invars)]
+        if sum(1 for s, _ in sized if s is not None) == 0:
+            return [None]
+        n = next(s for s, _ in sized if s is not None).shape[1]
+        if len(sized) == 1:
+            return [take(sized[0][0], positions)]
+        from .sets import empty
+
+        stacked = _vstack([s if s is not None else empty(size, n) for s, size in sized])
+        return [take(stacked, positions)]
+
+    return rule
+
+
+def _ids(shape) -> np.ndarray:
+    return np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+
+
+def _slice(params, shapes, out, value):
+    strides = params["strides"] or (1,) * len(shapes[0])
+    index = tuple(slice(a, b, s) for a, b, s in zip(params["start_indices"], params["limit_indices"], strides))
+    return _ids(shapes[0])[index]
+
+
+def _reshape(params, shapes, out, value):
+    ids = _ids(shapes[0])
+    if params.get("dimensions"):
+        ids = ids.transpose(params["dimensions"])
+    return ids.reshape(out)
+
+
+def _broadcast_in_dim(params, shapes, out, value):
+    dims = params["broadcast_dimensions"]
+    expanded = [1] * len(out)
+    for axis, d in zip(dims, shapes[0]):
+        expanded[axis] = d
+    return np.broadcast_to(_ids(shapes[0]).reshape(expanded), out)
+
+
+def _pad(params, shapes, out, value):
+    """pad(operand, fill): the fill value is a constant; negative padding cuts."""
+    ids = _ids(shapes[0])
+    result = np.full(out, -1, np.int64)
+    target, source = [], []
+    for (low, _, interior), n_in in zip(params["padding_config"], shapes[0]):
+        where = low + np.arange(n_in) * (interior + 1)
+        inside = (where >= 0) & (where < out[len(target)])
+        target.append(where[inside])
+        source.append(np.flatnonzero(inside))
+    result[np.ix_(*target)] = ids[np.ix_(*source)]
+    return result
+
+
+def _concatenate(params, shapes, out, value):
+    offsets = np.cumsum([0] + [int(np.prod(s)) for s in shapes[:-1]])
+    return np.concatenate([_ids(s) + o for s, o in zip(shapes, offsets)], axis=params["dimension"])
+
+
+def _dynamic_slice(params, shapes, out, value):
+    starts = [value(1 + i) for i in range(len(shapes[0]))]
+    if any(s is None for s in starts):
+        raise Unknown("dynamic_slice with indices that depend on x")
+    starts = [int(np.clip(int(s), 0, d - k)) for s, d, k in zip(starts, shapes[0], out)]  # lax clamps them
+    return _ids(shapes[0])[tuple(slice(s, s + k) for s, k in zip(starts, out))]
+
+
+def _dynamic_update_slice(params, shapes, out, value):
+    starts = [value(2 + i) for i in range(len(shapes[0]))]
+    if any(s is None for s in starts):
+        raise Unknown("dynamic_update_slice with indices that depend on x")
+    ids = _ids(shapes[0]).copy()
+    starts = [int(np.clip(int(s), 0, d - k)) for s, d, k in zip(starts, shapes[0], shapes[1])]
+    ids[tuple(slice(s, s + k) for s, k in zip(starts, shapes[1]))] = _ids(shapes[1]) + ids.size
+    return ids
+
+
+class Unknown(Exception):
+    """A rule that cannot say (e.g. indices that depend on x): the dense rule and a warning follow."""
+
+
+POSITIONS = {
+    "slice": _slice,
+    "reshape": _reshape,
+    "squeeze": lambda p, s, out, v: _ids(s[0]).reshape(out),
+    "expand_dims": lambda p, s, out, v: _ids(s[0]).reshape(out),
+    "broadcast_in_dim": _broadcast_in_dim,
+    "transpose": lambda p, s, out, v: _ids(s[0]).transpose(p["permutation"]),
+    "rev": lambda p, s, out, v: np.flip(_ids(s[0]), p["dimensions"]),
+    "pad": _pad,
+    "concatenate": _concatenate,
+    "stack": lambda p, s, out, v: np.stack([_ids(t) + i * int(np.prod(t)) for i, t in enumerate(s)], p["axis"]),
+    "dynamic_slice": _dynamic_slice,
+    "dynamic_update_slice": _dynamic_update_slice,
+}
+
+
+def reduction(eqn, ins, value):
+    """reduce_sum/max/min/prod over `axes`: each output entry is the union of its group."""
+    in_shape, out_shape = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
+    axes = tuple(eqn.params["axes"])
+    targets = np.broadcast_to(np.expand_dims(_ids(out_shape), axes), in_shape) if axes else _ids(in_shape)
+    return [gather_union(ins[0], targets, size_of(eqn.outvars[0]))]
+
+
+def cumulative(eqn, ins, value):
+    """cumsum and the other scans along `axis`: entry t depends on entries ≤ t (≥ t when reversed)."""
+    import scipy.sparse as sp
+
+    shape, axis = shape_of(eqn.invars[0]), eqn.params["axis"]
+    ids = np.moveaxis(_ids(shape), axis, -1).reshape(-1, shape[axis])
+    later, earlier = np.tril_indices(shape[axis])
+    if eqn.params.get("reverse"):
+        later, earlier = earlier, later
+    rows, cols = ids[:, later].reshape(-1), ids[:, earlier].reshape(-1)
+    size = ids.size
+    selector = sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(size, size))
+    return [product(selector, ins[0])]
+
+
+def along_axis(eqn, ins, value):
+    """sort (and top_k): every output along the axis depends on every input along it, of every operand."""
+    shape = shape_of(eqn.invars[0])
+    axis = eqn.params.get("dimension", len(shape) - 1)
+    together = union(*[s for s in ins if s is not None])
+    ids = _ids(shape)
+    groups = np.moveaxis(ids, axis, -1).reshape(-1, shape[axis])
+    group_of = np.empty(ids.size, np.int64)
+    group_of[groups.reshape(-1)] = np.repeat(np.arange(len(groups)), shape[axis])
+    merged = gather_union(together, group_of, len(groups))
+    outs = []
+    for out in eqn.outvars:
+        if np.issubdtype(out.aval.dtype, np.inexact) and shape_of(out)[:axis] == shape[:axis]:
+            out_ids = np.moveaxis(_ids(shape_of(out)), axis, -1)
+            outs.append(take(merged, np.broadcast_to(np.arange(len(groups)).reshape(out_ids.shape[:-1] + (1,)),
+                                                     out_ids.shape).reshape(-1)[np.argsort(out_ids.reshape(-1))]))
+        else:
+            outs.append(None)
+    return outs
+
+
+def dot_general(eqn, ins, value):
+    """out[b, i, j] = Σ_k lhs[b, i, k]·rhs[b, k, j]: the union over the k where the other factor may be
+    nonzero (a known constant's nonzeros, else every k), of each factor's sets: two boolean products."""
+    import scipy.sparse as sp
+
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    ls, rs = shape_of(eqn.invars[0]), shape_of(eqn.invars[1])
+    lfree = [d for d in range(len(ls)) if d not in lc and d not in lb]
+    rfree = [d for d in range(len(rs)) if d not in rc and d not in rb]
+    left = _ids(ls).transpose(list(lb) + lfree + list(lc)).reshape(
+        int(np.prod([ls[d] for d in lb])), int(np.prod([ls[d] for d in lfree])), -1)  # (B, I, K)
+    right = _ids(rs).transpose(list(rb) + list(rc) + rfree).reshape(left.shape[0], left.shape[2], -1)  # (B, K, J)
+    nb, ni, nk = left.shape
+    nj = right.shape[2]
+    out = np.arange(nb * ni * nj).reshape(nb, ni, nj)
+
+    def mask(k):
+        known = value(k)
+        ids = left if k == 0 else right
+        if known is None:
+            return np.ones(ids.shape, bool)
+        return (np.asarray(known).reshape(-1)[ids.reshape(-1)] != 0).reshape(ids.shape)
+
+    parts = []
+    if ins[0] is not None:  # lhs[b, i, k] where rhs[b, k, j] may be nonzero, for every i
+        b, k, j = np.nonzero(mask(1))
+        rows = out[b[:, None], np.arange(ni)[None, :], j[:, None]].reshape(-1)
+        cols = left[b[:, None], np.arange(ni)[None, :], k[:, None]].reshape(-1)
+        parts.append(product(sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(out.size, left.size)),
+                             ins[0]))
+    if ins[1] is not None:  # rhs[b, k, j] where lhs[b, i, k] may be nonzero, for every j
+        b, i, k = np.nonzero(mask(0))
+        rows = out[b[:, None], i[:, None], np.arange(nj)[None, :]].reshape(-1)
+        cols = right[b[:, None], k[:, None], np.arange(nj)[None, :]].reshape(-1)
+        parts.append(product(sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(out.size, right.size)),
+                             ins[1]))
+    return [union(*parts)]
+
+
+def gather(eqn, ins, value):
+    """gather with constant indices: the same gather of entry numbers gives the position map."""
+    indices = value(1)
+    if indices is None:
+        raise Unknown("gather with indices that depend on x")
+    positions = _bind_on_ids(eqn, shape_of(eqn.invars[0]), indices)
+    return [take(ins[0], positions)]
+
+
+def scatter(eqn, ins, value):
+    """scatter(-add, -mul, …) with constant indices: the operand's sets, and each update's sets added at the
+    entry it goes to (found by the gather that is scatter-add's transpose). A replaced entry keeps its old set:
+    a superset."""
+    from jax import lax
+
+    indices = value(1)
+    if indices is None:
+        raise Unknown(f"{eqn.primitive.name} with indices that depend on x")
+    d = eqn.params["dimension_numbers"]
+    operand_shape, updates_shape = shape_of(eqn.invars[0]), shape_of(eqn.invars[2])
+    sizes, position = [], 0
+    for axis in range(len(operand_shape)):
+        if axis in d.inserted_window_dims or axis in d.operand_batching_dims:
+            sizes.append(1)
+        else:
+            sizes.append(updates_shape[d.update_window_dims[position]])
+            position += 1
+    numbers = lax.GatherDimensionNumbers(
+        offset_dims=d.update_window_dims, collapsed_slice_dims=d.inserted_window_dims,
+        start_index_map=d.scatter_dims_to_operand_dims, operand_batching_dims=d.operand_batching_dims,
+        start_indices_batching_dims=d.scatter_indices_batching_dims)
+    ids = (_ids(operand_shape) + 1).astype(np.float64)
+    targets = np.asarray(lax.gather(ids, indices, numbers, tuple(sizes), mode=lax.GatherScatterMode.FILL_OR_DROP,
+                                    fill_value=0)).astype(np.int64) - 1
+    return [union(ins[0], gather_union(ins[2], targets, size_of(eqn.outvars[0])))]
+
+
+def _bind_on_ids(eqn, shape, indices) -> np.ndarray:
+    """The primitive itself applied to entry numbers + 1 (exact in float64); out-of-range fills become -1."""
+    params = dict(eqn.params)
+    if "fill_value" in params:
+        params["fill_value"] = 0
+    ids = (_ids(shape) + 1).astype(np.float64)
+    found = np.asarray(eqn.primitive.bind(ids, indices, **params))
+    return np.where(np.isfinite(found), found, 0).astype(np.int64) - 1
+
+
+def dense(eqn, ins, value):
+    """Every output entry depends on everything every input depends on."""
+    n = next(s for s in ins if s is not None).shape[1]
+    return [spread(ins, size_of(out), n) if np.issubdtype(out.aval.dtype, np.inexact) else None
+            for out in eqn.outvars]
+
+
+RULES = {
+    **{name: elementwise for name in ELEMENTWISE},
+    **{name: structural(positions) for name, positions in POSITIONS.items()},
+    **{name: reduction for name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")},
+    **{name: cumulative for name in ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")},
+    **{name: dense for name in DENSE},
+    "sort": along_axis, "top_k": along_axis,
+    "dot_general": dot_general,
+    "gather": gather,
+    **{name: scatter for name in ("scatter", "scatter-add", "scatter_add", "scatter-mul", "scatter_mul",
+                                  "scatter-min", "scatter_min", "scatter-max", "scatter_max", "scatter-sub")},
+}

@@ -1,0 +1,119 @@
+"""Index sets as boolean sparse matrices: row e of a (size × n) CSR matrix is the set of inputs entry e of
+an array depends on. `None` is the empty set for every entry (a constant).
+
+Every operation is a few vectorised NumPy/SciPy calls on the CSR arrays, whatever the size:
+
+    take(S, positions)      entry e gets the set of entry positions[e] (-1: empty)   slices, pads, gathers
+    union(S1, S2, …)        entrywise union                                          elementwise operations
+    gather_union(S, t, k)   entry t[i] of k gets the union of the sets of entries i  reductions, scatter-adds
+    spread(U, k)            each of k entries gets the one set U                      a dense rule
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class TooDense(Exception):
+    """The pattern would hold more nonzeros than allowed: not worth a sparse result."""
+
+
+LIMIT = {"nnz": 50_000_000}  # nonzeros any one intermediate set may hold (pattern.detect sets it from the budget)
+
+
+def matrix(data_indices, indptr, rows: int, n: int) -> sp.csr_array:
+    """A boolean CSR matrix from its column indices and row pointers (no copies, no checks)."""
+    if len(data_indices) > LIMIT["nnz"]:
+        raise TooDense(f"{len(data_indices):,} nonzeros")
+    return sp.csr_array((np.ones(len(data_indices), bool), data_indices, indptr), shape=(rows, n), copy=False)
+
+
+def empty(rows: int, n: int) -> sp.csr_array:
+    return matrix(np.zeros(0, np.int32), np.zeros(rows + 1, np.int64), rows, n)
+
+
+def identity(n: int) -> sp.csr_array:
+    """Input entry i depends on input i."""
+    return matrix(np.arange(n, dtype=np.int32), np.arange(n + 1, dtype=np.int64), n, n)
+
+
+def take(sets: sp.csr_array | None, positions: np.ndarray) -> sp.csr_array | None:
+    """Rows `positions` of `sets` (a position -1 is an empty row): slices, pads, transposes, gathers."""
+    if sets is None:
+        return None
+    positions = np.asarray(positions, np.int64).reshape(-1)
+    n = sets.shape[1]
+    if len(positions) == sets.shape[0] and np.array_equal(positions, np.arange(len(positions))):
+        return sets
+    indptr = sets.indptr.astype(np.int64, copy=False)
+    valid = positions >= 0
+    safe = np.where(valid, positions, 0)
+    counts = np.where(valid, indptr[safe + 1] - indptr[safe], 0)
+    new_indptr = np.zeros(len(positions) + 1, np.int64)
+    np.cumsum(counts, out=new_indptr[1:])
+    total = int(new_indptr[-1])
+    if total > LIMIT["nnz"]:
+        raise TooDense(f"{total:,} nonzeros")
+    starts = np.repeat(indptr[safe] - new_indptr[:-1], counts)
+    indices = sets.indices[starts + np.arange(total, dtype=np.int64)]
+    return matrix(indices, new_indptr, len(positions), n)
+
+
+def union(*sets) -> sp.csr_array | None:
+    """Entrywise union of sets of the same number of rows; None when all are empty."""
+    present = [s for s in sets if s is not None]
+    if not present:
+        return None
+    result = present[0]
+    for other in present[1:]:
+        if other is not result:
+            result = result + other  # boolean: SciPy's sum of bools is their or
+            if result.nnz > LIMIT["nnz"]:
+                raise TooDense(f"{result.nnz:,} nonzeros")
+    return result
+
+
+def gather_union(sets: sp.csr_array | None, targets: np.ndarray, rows: int) -> sp.csr_array | None:
+    """Row t of the result is the union of the rows i of `sets` with targets[i] == t (-1: dropped)."""
+    if sets is None:
+        return None
+    targets = np.asarray(targets, np.int64).reshape(-1)
+    keep = targets >= 0
+    if keep.all() and len(targets) == rows and np.array_equal(targets, np.arange(rows)):
+        return sets
+    sources = np.flatnonzero(keep)
+    selector = sp.csr_array((np.ones(len(sources), bool), (targets[keep], sources)),
+                            shape=(rows, sets.shape[0]))
+    return product(selector, sets)
+
+
+def product(selector: sp.csr_array, sets: sp.csr_array) -> sp.csr_array:
+    """The boolean product: row i is the union of the rows of `sets` that row i of `selector` selects."""
+    estimate = int((selector @ np.diff(sets.indptr)).sum()) if selector.nnz else 0
+    if estimate > 2 * LIMIT["nnz"]:
+        raise TooDense(f"about {estimate:,} nonzeros")
+    result = (selector @ sets).tocsr()
+    if result.nnz > LIMIT["nnz"]:
+        raise TooDense(f"{result.nnz:,} nonzeros")
+    result.sort_indices()
+    return result
+
+
+def spread(sets_list, rows: int, n: int) -> sp.csr_array | None:
+    """Every one of `rows` entries depends on the union of everything in `sets_list`: the dense rule."""
+    present = [s for s in sets_list if s is not None]
+    if not present:
+        return None
+    columns = np.unique(np.concatenate([s.indices for s in present]).astype(np.int64))
+    if rows * len(columns) > LIMIT["nnz"]:
+        raise TooDense(f"{rows * len(columns):,} nonzeros")
+    indices = np.tile(columns.astype(np.int32), rows)
+    return matrix(indices, np.arange(rows + 1, dtype=np.int64) * len(columns), rows, n)
+
+
+def symmetric(pattern: sp.csr_array) -> sp.csr_array:
+    """P ∪ Pᵀ: a Hessian's pattern is symmetric, and a superset may not be."""
+    both = (pattern + pattern.T).tocsr()
+    both.sort_indices()
+    return both
