@@ -261,11 +261,33 @@ def store_executable(key: str, compiled, metadata: dict) -> bool:
             return False
     except (ValueError, NotImplementedError, TypeError, AttributeError):
         return False
+    header = {**metadata, "key": key, "sha256": hashlib.sha256(payload).hexdigest()}
+    return _write_entry(key, _MAGIC + json.dumps(header).encode() + b"\n" + payload)
+
+
+_BLOB = b"jaccli-blob-1\n"
+
+
+def store_blob(key: str, payload: bytes) -> bool:
+    """Keep `payload` beside the executable of `key` (a sparse pattern and its colouring), as its entries are kept."""
+    digest = hashlib.sha256(key.encode() + payload).hexdigest().encode()
+    return _write_entry(key + ".blob", _BLOB + digest + b"\n" + payload)
+
+
+def load_blob(key: str) -> bytes | None:
+    """What store_blob kept for `key`, or None (missing, untrusted, another key's, or damaged)."""
+    data = _read_entry(key + ".blob")
+    if data is None or not data.startswith(_BLOB):
+        return None
+    digest, _, payload = data[len(_BLOB):].partition(b"\n")
+    return payload if digest == hashlib.sha256(key.encode() + payload).hexdigest().encode() else None
+
+
+def _write_entry(key: str, data: bytes) -> bool:
+    """Write an entry of the executables folder atomically (0600, never through a link)."""
     folder = _trusted_folder("executables")
     if folder is None:
         return False
-    header = {**metadata, "key": key, "sha256": hashlib.sha256(payload).hexdigest()}
-    data = _MAGIC + json.dumps(header).encode() + b"\n" + payload
     temporary = f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600, dir_fd=folder)
@@ -286,7 +308,8 @@ def describe() -> dict:
     root = cache_dir()
     files = [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
     size = sum(p.stat().st_size for p in files)
-    executables = len([p for p in files if p.parent.name == "executables" and not p.name.startswith(".")])
+    executables = len([p for p in files if p.parent.name == "executables" and not p.name.startswith(".")
+                       and not p.name.endswith(".blob")])
     state = "on" if enabled() else "off (JACCLI_NO_CACHE)"
     if enabled():
         try:

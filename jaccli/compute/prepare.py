@@ -56,6 +56,7 @@ class Request:
     with_value: bool = False  # f(x) too, in the same pass as ∇f
     devices: int | None = None  # --devices: how many local devices to split over (None: all)
     cluster: object | None = None  # --distributed: a cluster.Cluster, joined before JAX starts
+    sparse: str = "auto"  # jacobian, hessian: 'on' (--sparse), 'off' (--no-sparse), 'auto' (when it pays)
 
 
 @dataclass(frozen=True)
@@ -254,11 +255,12 @@ def _in_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def plan(setup: Setup, out_shape: tuple[int, ...] | None = None, *, blocks: bool = True,
-         vector: bool = True, complex_out: bool | None = None) -> Plan:
+         vector: bool = True, complex_out: bool | None = None, guard: bool = True) -> Plan:
     """The run's plan; `out_shape` (and whether f is complex) when known (a cached executable), else traced.
 
     blocks=False: all basis directions at once (many points: the chunk of points bounds
-    memory). vector=False: records carry --v/--u, so none is read here.
+    memory). vector=False: records carry --v/--u, so none is read here. guard=False: no dense result
+    is built (a sparse one: compute/sparse guards its own size).
     """
     request, command, layout = setup.request, setup.command, setup.layout
     if out_shape is None or (complex_out is None and complexes.may_be_complex(setup.expression, setup.z, setup.c)):
@@ -282,7 +284,8 @@ def plan(setup: Setup, out_shape: tuple[int, ...] | None = None, *, blocks: bool
         mode = "rev" if request.with_value else command.mode(request.mode, n, m)
     shape = command.result_shape(out_real, in_real, axes)
     itemsize = setup.dtype.itemsize // 2 if parts else setup.dtype.itemsize  # the real map's numbers are real
-    guard_size(command.name, shape, itemsize, setup.budget, command.too_large)
+    if guard:
+        guard_size(command.name, shape, itemsize, setup.budget, command.too_large)
     block = None
     if blocks and command.blockwise and not request.with_value:
         block = block_size(command.name, mode, request.chunk_size, n, out_real, itemsize, setup.budget)

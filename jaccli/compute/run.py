@@ -87,6 +87,12 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
     setup = bind(request, spec, expression)
     device = select_device(request.device)
     devices = choose_everywhere(request.devices, device) if hosts else choose(request.devices, device)
+    if setup.command.name in ("jacobian", "hessian") or request.sparse == "on":
+        from .sparse.evaluate import run_sparse
+
+        found = run_sparse(setup, device, use_cache=use_cache, memory=memory)  # None: it stays dense
+        if found is not None:
+            return found
     split = along_z(setup, devices, request.devices)  # a long vector over several devices: split along z
     key = entry = None
     seen = False

@@ -92,7 +92,7 @@ def interpret(jaxpr, const_values, in_sets, in_values, unknown: set):
         env.sets[var] = sets
         if sets is None and thunk is not None:
             env.thunks[var] = thunk
-    for eqn in jaxpr.eqns:
+    for eqn in _live(jaxpr):
         ins = [env.sets_of(a) for a in eqn.invars]
         if all(s is None for s in ins):
             _constant(eqn, env)
@@ -101,6 +101,17 @@ def interpret(jaxpr, const_values, in_sets, in_values, unknown: set):
             env.sets[var] = sets if np.issubdtype(var.aval.dtype, np.inexact) else None
     outs = [env.sets_of(a) for a in jaxpr.outvars]
     return outs, [(lambda a=a: env.value_of(a)) for a in jaxpr.outvars]
+
+
+def _live(jaxpr) -> list:
+    """The equations that some output needs (∇f's jaxpr also computes f, which nothing uses)."""
+    needed = {a for a in jaxpr.outvars if not _is_literal(a)}
+    live = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in needed for v in eqn.outvars) or eqn.effects:
+            live.append(eqn)
+            needed.update(a for a in eqn.invars if not _is_literal(a))
+    return live[::-1]
 
 
 def _constant(eqn, env: _Env) -> None:

@@ -22,11 +22,22 @@ class TooDense(Exception):
 LIMIT = {"nnz": 50_000_000}  # nonzeros any one intermediate set may hold (pattern.detect sets it from the budget)
 
 
+_ONES = {"buffer": np.ones(0, bool)}
+
+
+def _ones(count: int) -> np.ndarray:
+    """`count` Trues: a read-only view of one shared buffer (the data of every set; nothing writes it)."""
+    if len(_ONES["buffer"]) < count:
+        _ONES["buffer"] = np.ones(max(count, 2 * len(_ONES["buffer"])), bool)
+        _ONES["buffer"].flags.writeable = False
+    return _ONES["buffer"][:count]
+
+
 def matrix(data_indices, indptr, rows: int, n: int) -> sp.csr_array:
     """A boolean CSR matrix from its column indices and row pointers (no copies, no checks)."""
     if len(data_indices) > LIMIT["nnz"]:
         raise TooDense(f"{len(data_indices):,} nonzeros")
-    return sp.csr_array((np.ones(len(data_indices), bool), data_indices, indptr), shape=(rows, n), copy=False)
+    return sp.csr_array((_ones(len(data_indices)), data_indices, indptr), shape=(rows, n), copy=False)
 
 
 def empty(rows: int, n: int) -> sp.csr_array:
@@ -48,6 +59,15 @@ def take(sets: sp.csr_array | None, positions: np.ndarray) -> sp.csr_array | Non
         return sets
     indptr = sets.indptr.astype(np.int64, copy=False)
     valid = positions >= 0
+    run = _run(positions, valid)
+    if run is not None:  # a slice, perhaps padded: views of the indices, new row pointers only
+        first, start, length = run
+        rows = indptr[start:start + length + 1]
+        new_indptr = np.empty(len(positions) + 1, np.int64)
+        new_indptr[:first + 1] = 0
+        np.subtract(rows[1:], rows[0], out=new_indptr[first + 1:first + length + 1])
+        new_indptr[first + length + 1:] = rows[-1] - rows[0]
+        return matrix(sets.indices[rows[0]:rows[-1]], new_indptr, len(positions), n)
     safe = np.where(valid, positions, 0)
     counts = np.where(valid, indptr[safe + 1] - indptr[safe], 0)
     new_indptr = np.zeros(len(positions) + 1, np.int64)
@@ -58,6 +78,20 @@ def take(sets: sp.csr_array | None, positions: np.ndarray) -> sp.csr_array | Non
     starts = np.repeat(indptr[safe] - new_indptr[:-1], counts)
     indices = sets.indices[starts + np.arange(total, dtype=np.int64)]
     return matrix(indices, new_indptr, len(positions), n)
+
+
+def _run(positions: np.ndarray, valid: np.ndarray):
+    """(first, start, length) when positions are -1…, start, start+1, …, start+length-1, -1…; else None."""
+    if not valid.any():
+        return None
+    first = int(np.argmax(valid))
+    last = len(valid) - 1 - int(np.argmax(valid[::-1]))
+    inner = positions[first:last + 1]
+    if inner[-1] - inner[0] != len(inner) - 1 or not valid[first:last + 1].all():
+        return None
+    if len(inner) > 1 and not (np.diff(inner) == 1).all():
+        return None
+    return first, int(inner[0]), len(inner)
 
 
 def union(*sets) -> sp.csr_array | None:

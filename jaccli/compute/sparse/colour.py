@@ -1,0 +1,188 @@
+"""Colour a sparsity pattern: which directions can share one JVP, VJP or HVP.
+
+A Jacobian J (m × n) is coloured by columns (columns that share no row go in one JVP) or by rows (rows
+that share no column go in one VJP), whichever needs fewer products; dense rows (or columns) are taken
+apart, one VJP (JVP) each, so an arrowhead costs about 3 products, not n. A Hessian is coloured
+symmetrically: its hubs (dense rows, and by symmetry columns) get one HVP each and give their row from
+their column; the rest is a distance-2 colouring (itself a star colouring) of what remains, so an arrowhead
+costs 2. The grouping is SciPy's compiled greedy one (`scipy.optimize._group_columns.group_sparse`, what
+`approx_fprime`'s sparse Jacobians use), in natural and in largest-first order, the fewer kept.
+
+`Colouring.gather` decompresses: the products laid end to end and flattened, entry k of the pattern (CSR
+order) is `products[gather[k]]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+MAX_APART = 64  # dense rows or columns taken apart at most
+
+
+@dataclass(frozen=True)
+class Colouring:
+    """Seeds for the products and how to read the pattern's entries back from them.
+
+    forward: colour of each input (n,) or -1: JVP (HVP) seeds, `n_forward` of them;
+    reverse: colour of each output (m,) or -1: VJP seeds, `n_reverse` of them (Jacobians only).
+    """
+
+    forward: np.ndarray
+    n_forward: int
+    reverse: np.ndarray
+    n_reverse: int
+    gather: np.ndarray  # (nnz,) into [forward products (n_forward × m) | reverse products (n_reverse × n)]
+    kind: str  # 'columns', 'rows' or 'symmetric'
+
+    @property
+    def colours(self) -> int:
+        """How many products the evaluation takes."""
+        return self.n_forward + self.n_reverse
+
+    def seeds(self) -> np.ndarray:
+        """The colour assignments as one int32 argument of the compiled function: forward, then reverse."""
+        return np.concatenate([self.forward, self.reverse]).astype(np.int32)
+
+
+def colour_jacobian(pattern: sp.csr_array, prefer: str | None = None) -> Colouring:
+    """Column colouring with dense rows apart, or row colouring with dense columns apart: the fewer
+    (`prefer` 'fwd': columns, 'rev': rows, as --mode asks)."""
+    m, n = pattern.shape
+    by_columns = _one_sided(pattern) if prefer != "rev" else None
+    by_rows = _one_sided(pattern.T.tocsr()) if prefer != "fwd" else None
+    if by_columns is None or (by_rows is not None and
+                              by_rows[0] + len(by_rows[1]) < by_columns[0] + len(by_columns[1])):
+        count, apart, colours = by_rows  # rows coloured (VJPs), dense columns apart (JVPs)
+        forward = np.full(n, -1, np.int32)
+        forward[apart] = np.arange(len(apart))
+        return _jacobian(pattern, forward, len(apart), colours, count, "rows")
+    count, apart, colours = by_columns
+    reverse = np.full(m, -1, np.int32)
+    reverse[apart] = np.arange(len(apart))
+    return _jacobian(pattern, colours, count, reverse, len(apart), "columns")
+
+
+def _jacobian(pattern, forward, n_forward, reverse, n_reverse, kind) -> Colouring:
+    m, n = pattern.shape
+    rows, cols = _entries(pattern)
+    from_reverse = reverse[rows] >= 0
+    gather = np.where(from_reverse,
+                      n_forward * m + reverse[rows].astype(np.int64) * n + cols,
+                      forward[cols].astype(np.int64) * m + rows)
+    return Colouring(forward.astype(np.int32), n_forward, reverse.astype(np.int32), n_reverse, gather, kind)
+
+
+def _one_sided(pattern: sp.csr_array) -> tuple[int, np.ndarray, np.ndarray]:
+    """(colours, the dense rows taken apart, the colour of each column or -1) for a column colouring."""
+    m, n = pattern.shape
+    apart = dense_lines(np.diff(pattern.indptr))
+    rest = pattern
+    if len(apart):
+        keep = np.ones(m, bool)
+        keep[apart] = False
+        rest = pattern[keep]
+    colours, count = group_columns(rest)
+    return count, apart, colours
+
+
+def dense_lines(counts: np.ndarray) -> np.ndarray:
+    """The rows to take apart: the r densest, r chosen to make r + (the densest row left) least."""
+    if len(counts) == 0:
+        return np.zeros(0, np.int64)
+    top = min(MAX_APART, len(counts) - 1)
+    order = np.argsort(-counts, kind="stable")[: top + 1]
+    cost = np.arange(top + 1) + counts[order]  # taking apart the r densest leaves counts[order[r]]
+    best = int(np.argmin(cost))
+    return np.sort(order[:best])
+
+
+def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """(group of each column, how many groups): columns of a group share no row. SciPy's compiled greedy
+    grouping in natural and in largest-first order; `skip` columns get no group (-1)."""
+    m, n = pattern.shape
+    csc = pattern.tocsc()
+    lengths = np.diff(csc.indptr)
+    bound = int(np.diff(pattern.indptr).max(initial=0))  # the columns of one row need as many groups
+    best = None
+    for order in (None, "largest first"):
+        if best is not None and best[1] <= bound:
+            break
+        if order is not None:
+            order = np.argsort(-lengths, kind="stable")
+        ordered = csc if order is None else csc[:, order]
+        groups = _group_sparse()(m, n, ordered.indices.astype(np.int32, copy=False),
+                                 ordered.indptr.astype(np.int32, copy=False))
+        if order is not None:
+            unordered = np.empty_like(groups)
+            unordered[order] = groups
+            groups = unordered
+        if skip is not None:
+            groups[skip] = -1
+        groups = _renumber(groups, lengths, skip)
+        count = int(groups.max()) + 1 if len(groups) and groups.max() >= 0 else 0
+        if best is None or count < best[1]:
+            best = (groups, count)
+    return best
+
+
+def _renumber(groups: np.ndarray, lengths: np.ndarray, skip) -> np.ndarray:
+    """Empty columns need no product: they get no group; the rest are numbered 0, 1, … in order."""
+    groups = np.where(lengths > 0, groups, -1)
+    if not (groups >= 0).any():
+        return groups.astype(np.int32)
+    used = np.bincount(groups[groups >= 0]) > 0
+    renumbered = np.cumsum(used) - 1
+    return np.where(groups >= 0, renumbered[np.maximum(groups, 0)], -1).astype(np.int32)
+
+
+def _group_sparse():
+    """SciPy's compiled `group_sparse`, loaded from its file: importing scipy.optimize costs 0.3 s more."""
+    import importlib.machinery
+    import importlib.util
+    import pathlib
+    import sys
+
+    name = "scipy.optimize._group_columns"
+    if name in sys.modules:
+        return sys.modules[name].group_sparse
+    import scipy
+
+    try:
+        found = next((pathlib.Path(scipy.__file__).parent / "optimize").glob("_group_columns*"))
+        loader = importlib.machinery.ExtensionFileLoader(name, str(found))
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+        loader.exec_module(module)
+        return module.group_sparse
+    except (StopIteration, ImportError, OSError):
+        from scipy.optimize._group_columns import group_sparse
+
+        return group_sparse
+
+
+def colour_hessian(pattern: sp.csr_array) -> Colouring:
+    """Symmetric colouring of a symmetric pattern: hubs apart (one HVP each), distance-2 for the rest."""
+    n = pattern.shape[0]
+    hubs = dense_lines(np.diff(pattern.indptr))
+    rest = pattern
+    if len(hubs):
+        keep = np.ones(n, bool)
+        keep[hubs] = False
+        mask = sp.diags_array(keep.astype(bool), format="csr", dtype=bool)
+        rest = (mask @ pattern @ mask).tocsr()
+    colours, count = group_columns(rest, skip=hubs)
+    colours[hubs] = count + np.arange(len(hubs))
+    rows, cols = _entries(pattern)
+    hub = np.zeros(n, bool)
+    hub[hubs] = True
+    # H[i, j] is product colour(j) at row i; a hub row i reads it from its own product at row j (symmetry)
+    gather = np.where(hub[rows], colours[rows].astype(np.int64) * n + cols, colours[cols].astype(np.int64) * n + rows)
+    return Colouring(colours.astype(np.int32), count + len(hubs), np.zeros(0, np.int32), 0, gather, "symmetric")
+
+
+def _entries(pattern: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of each entry, in CSR order."""
+    rows = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
+    return rows, pattern.indices.astype(np.int64)

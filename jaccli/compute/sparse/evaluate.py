@@ -1,0 +1,177 @@
+"""One point, sparse: the scheme (found, or from the cache), one jitted vmap of JVPs, VJPs or HVPs over the
+seeds, and one gather into CSR.
+
+The compiled function takes (z, c, w) as every jaccli executable does, w being the colour of each input
+(and output): the seeds are made from it inside, so a colouring is an argument, not a constant of the
+program. Its value is the products laid end to end; `Colouring.gather` picks each nonzero out of them.
+A dense matrix is never built.
+
+    >>> result = run_sparse(setup, device)        # setup: bind(Request("hessian", …, sparse="on"))
+    >>> result.matrix                             # scipy.sparse.csr_array (n, n)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...errors import JaccliError, warn
+from .. import cache, derivatives
+from ..backend import device_name, load_jax, no_xla_cache, runtime_error
+from ..prepare import Plan, output_shape, plan
+from .scheme import Scheme, find_scheme, guard, refused, wanted
+
+
+@dataclass
+class SparseResult:
+    """One point's sparse answer: the plan, the matrix (m × n CSR; a Hessian n × n), the scheme behind it."""
+
+    plan: Plan
+    matrix: sp.csr_array
+    scheme: Scheme
+    device: str
+    cache: str = "off"
+    function_value: None = None
+
+    command = property(lambda self: self.plan.command)
+    request = property(lambda self: self.plan.request)
+    expression = property(lambda self: self.plan.expression)
+    layout = property(lambda self: self.plan.layout)
+    point = property(lambda self: self.plan.point)
+    out_shape = property(lambda self: self.plan.out_shape)
+    mode = property(lambda self: self.plan.mode)
+    vector = property(lambda self: self.plan.vector)
+    dtype = property(lambda self: self.plan.dtype.name)
+    variables = property(lambda self: self.plan.layout.names)
+    shape = property(lambda self: self.matrix.shape)
+    colours = property(lambda self: self.scheme.colouring.colours)
+
+    @property
+    def value(self) -> np.ndarray:
+        """The dense array of the plan's shape: for `check` and small problems only."""
+        return self.matrix.toarray().reshape(self.plan.shape)
+
+    def __repr__(self) -> str:
+        return (f"<sparse {self.request.command} of {self.expression.text!r}: shape {self.shape}, "
+                f"{self.matrix.nnz} nonzeros, {self.colours} colours, mode {self.mode}>")
+
+
+def operator(f, name: str, mode: str, counts: tuple[int, int], out_shape: tuple, n: int, dtype):
+    """g(z, c, w) ↦ the products, flat: JVPs (HVPs) along the forward seeds, then VJPs along the reverse ones."""
+    import jax
+    import jax.numpy as jnp
+
+    n_forward, n_reverse = counts
+    m = math.prod(out_shape)
+
+    def seeds(colours, count):
+        return (colours[None, :] == jnp.arange(count, dtype=colours.dtype)[:, None]).astype(dtype)
+
+    def g(z, c, w):
+        parts = []
+        if n_forward:
+            along = derivatives.hvp(f, mode) if name == "hessian" else derivatives.jvp(f)
+            parts.append(jax.vmap(lambda v: along(z, c, v).reshape(-1))(seeds(w[:n], n_forward)).reshape(-1))
+        if n_reverse:
+            _, pullback = jax.vjp(lambda z: f(z, c), z)
+            parts.append(jax.vmap(lambda u: pullback(u.reshape(out_shape))[0])(seeds(w[n:n + m], n_reverse))
+                         .reshape(-1))
+        return jnp.concatenate(parts) if parts else jnp.zeros(0, dtype)
+
+    return g
+
+
+def run_sparse(setup, device, *, use_cache: bool = False, memory=None) -> SparseResult | None:
+    """The sparse answer at setup's point, or None when the request stays dense (auto found it doesn't pay)."""
+    jax, _ = load_jax()
+    request = setup.request
+    out_shape = output_shape(setup.function, setup.z, setup.c)
+    want = wanted(setup, out_shape)
+    if want is False:
+        return None
+    must = want is True or refused(setup, out_shape)
+    key = None
+    if use_cache or memory is not None:
+        key = cache.executable_key(
+            command=request.command, mode=request.mode, dtype=request.dtype, expr=str(setup.expression),
+            sparse=request.sparse, budget=setup.budget, layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
+            device=(device.platform, device.device_kind, device.id))
+    entry = memory.get(key) if memory is not None and key is not None else None
+    scheme, status = (entry[1]["scheme"], "hit") if entry else _cached_scheme(key, use_cache)
+    if scheme is None and status != "dense":
+        scheme = find_scheme(setup, out_shape, must=must)
+        if scheme is None or not (must or scheme.pays()):
+            if use_cache:
+                cache.store_blob(key, b"dense")
+            return None
+        if use_cache:
+            cache.store_blob(key, scheme.to_bytes())
+    if scheme is None:
+        return None
+    guard(setup, scheme)
+    the_plan = plan(setup, out_shape, blocks=False, guard=False)
+    colouring = scheme.colouring
+    if setup.command.name == "jacobian":
+        the_plan = replace(the_plan, mode="rev" if colouring.kind == "rows" else "fwd")
+    g = operator(setup.function, setup.command.name, the_plan.mode, (colouring.n_forward, colouring.n_reverse),
+                 out_shape, setup.layout.z_size, setup.dtype)
+    f = setup.function
+
+    def checked(z, c, w):
+        import jax.numpy as jnp
+
+        return g(z, c, w), jnp.all(jnp.isfinite(f(z, c)))
+
+    z, c, w = setup.z, setup.c, colouring.seeds()
+    if entry is None and use_cache:
+        entry = cache.load_executable(key, device)
+    try:
+        with jax.default_device(device):
+            if entry is None:
+                with no_xla_cache(jax):
+                    compiled = jax.jit(checked).lower(z, c, w).compile()
+                metadata = {"out_shape": list(out_shape), "block": None}
+                if use_cache:
+                    cache.store_executable(key, compiled, metadata)
+                entry_made = (compiled, {**metadata, "scheme": scheme})
+            else:
+                compiled = entry[0]
+                entry_made = (compiled, {**entry[1], "scheme": scheme})
+            if memory is not None:
+                memory[key] = entry_made
+            products, finite = compiled(z, c, w)
+            products = np.asarray(products)
+    except JaccliError:
+        raise
+    except (RuntimeError, MemoryError) as error:
+        raise runtime_error(error, "try --device cpu, a smaller problem, or --dtype float32") from error
+    if not bool(finite):
+        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
+    matrix = decompress(scheme, products)
+    return SparseResult(the_plan, matrix, scheme, device_name(device),
+                        "off" if key is None else "hit" if entry is not None else "miss")
+
+
+def decompress(scheme: Scheme, products: np.ndarray) -> sp.csr_array:
+    """The nonzeros picked out of the products by one gather, in the pattern's CSR order."""
+    pattern = scheme.pattern
+    data = products[scheme.colouring.gather]
+    return sp.csr_array((data, pattern.indices, pattern.indptr), shape=pattern.shape)
+
+
+def _cached_scheme(key, use_cache: bool) -> tuple[Scheme | None, str]:
+    """(the scheme kept for key, 'hit'), (None, 'dense') when auto found dense before, else (None, 'miss')."""
+    if key is None or not use_cache:
+        return None, "miss"
+    data = cache.load_blob(key)
+    if data is None:
+        return None, "miss"
+    if data == b"dense":
+        return None, "dense"
+    try:
+        return Scheme.from_bytes(data), "hit"
+    except (ValueError, KeyError, OSError):  # a damaged entry: found again, and replaced
+        return None, "miss"

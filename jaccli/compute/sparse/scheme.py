@@ -1,0 +1,135 @@
+"""Whether a jacobian or hessian goes sparse, and its scheme: the pattern and its colouring.
+
+`--sparse` always; `--no-sparse` never; `auto` (the default) when the dense result would be refused by the
+memory budget, or when it has more than AUTO_ENTRIES entries of which at most AUTO_DENSITY are in the
+pattern and the colouring needs at most a third of the dense products. A scheme is kept in the cache beside
+its compiled function, under the same key.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...errors import JaccliError, ShapeError, TooLargeError
+from ...inputs.builders import format_bytes
+from .colour import Colouring, colour_hessian, colour_jacobian
+from .pattern import hessian_pattern, jacobian_pattern
+from .sets import TooDense
+
+AUTO_ENTRIES = 10**6  # auto looks at the pattern of dense results larger than this
+AUTO_DENSITY = 0.1
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """The pattern (m × n boolean CSR), its colouring, and the seconds each took to find."""
+
+    pattern: sp.csr_array
+    colouring: Colouring
+    detect_seconds: float = 0.0
+    colour_seconds: float = 0.0
+
+    @property
+    def nnz(self) -> int:
+        return int(self.pattern.nnz)
+
+    @property
+    def density(self) -> float:
+        m, n = self.pattern.shape
+        return self.nnz / (m * n) if m * n else 0.0
+
+    def pays(self) -> bool:
+        """auto: sparse when mostly zeros and the products are fewer than a third of the dense ones."""
+        m, n = self.pattern.shape
+        dense_products = n if self.colouring.kind != "rows" else m
+        return self.density <= AUTO_DENSITY and self.colouring.colours <= max(1, min(m, n, dense_products) / 3)
+
+    def to_bytes(self) -> bytes:
+        c = self.colouring
+        buffer = io.BytesIO()
+        np.savez(buffer, indptr=self.pattern.indptr, indices=self.pattern.indices,
+                 shape=np.array(self.pattern.shape), forward=c.forward, reverse=c.reverse, gather=c.gather,
+                 counts=np.array([c.n_forward, c.n_reverse]), kind=np.array(c.kind),
+                 seconds=np.array([self.detect_seconds, self.colour_seconds]))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Scheme:
+        with np.load(io.BytesIO(data), allow_pickle=False) as a:
+            m, n = (int(x) for x in a["shape"])
+            pattern = sp.csr_array((np.ones(len(a["indices"]), bool), a["indices"], a["indptr"]), shape=(m, n))
+            counts = [int(x) for x in a["counts"]]
+            colouring = Colouring(a["forward"], counts[0], a["reverse"], counts[1], a["gather"], str(a["kind"]))
+            return cls(pattern, colouring, *(float(x) for x in a["seconds"]))
+
+
+def wanted(setup, out_shape: tuple) -> bool | None:
+    """True: sparse; False: dense; None: auto has to look at the pattern. Refuses what sparse cannot do."""
+    request, command = setup.request, setup.command
+    if command.name not in ("jacobian", "hessian") or request.sparse == "off":
+        if request.sparse == "on":
+            raise JaccliError(f"`{command.name}` has no sparse form",
+                              hint="--sparse goes with `jacobian` and `hessian`")
+        return False
+    if command.name == "hessian" and out_shape != ():
+        if request.sparse == "on":
+            raise ShapeError(f"a sparse Hessian needs a scalar expression, but got {math.prod(out_shape)} outputs "
+                             f"(shape {out_shape})", hint="sum the outputs, or take the sparse `jacobian` of each")
+        return False
+    if request.with_value or request.chunk_size:
+        if request.sparse == "on":
+            option = "--with-value" if request.with_value else "--chunk-size"
+            raise JaccliError(f"--sparse does not take {option}", hint=f"leave out {option}, or use --no-sparse")
+        return False
+    if request.sparse == "on":
+        return True
+    n = setup.layout.z_size
+    entries = math.prod(out_shape) * n * (n if command.name == "hessian" else 1)
+    return None if entries > AUTO_ENTRIES else False
+
+
+def refused(setup, out_shape: tuple) -> bool:
+    """Whether the dense result would exceed the memory budget."""
+    n = setup.layout.z_size
+    entries = math.prod(out_shape) * n * (n if setup.command.name == "hessian" else 1)
+    return entries * setup.dtype.itemsize > setup.budget
+
+
+def find_scheme(setup, out_shape: tuple, *, must: bool) -> Scheme | None:
+    """Detect and colour; None when the pattern is too dense to be worth it (unless `must`: then an error)."""
+    n, f = setup.layout.z_size, setup.function
+    limit = max(10**6, setup.budget // 32)  # each nonzero of a set costs about 13 bytes, and a few sets live
+    started = time.perf_counter()
+    try:
+        if setup.command.name == "hessian":
+            pattern = hessian_pattern(f, n, setup.layout.c_size, setup.dtype, limit)
+        else:
+            pattern, _ = jacobian_pattern(f, n, setup.layout.c_size, setup.dtype, limit)
+    except TooDense as why:
+        if not must:
+            return None
+        raise TooLargeError(f"the sparsity pattern of the {setup.command.name} has too many nonzeros ({why}) "
+                            f"for the memory budget of {format_bytes(setup.budget)}",
+                            hint="raise --max-memory, or use --no-sparse") from None
+    detected = time.perf_counter()
+    mode = setup.request.mode
+    colouring = colour_hessian(pattern) if setup.command.name == "hessian" else \
+        colour_jacobian(pattern, prefer=mode if mode in ("fwd", "rev") else None)
+    return Scheme(pattern, colouring, detected - started, time.perf_counter() - detected)
+
+
+def guard(setup, scheme: Scheme) -> None:
+    """Refuse a sparse result (values, indices and the products) that would not fit in the budget."""
+    m, n = scheme.pattern.shape
+    c = scheme.colouring
+    size = scheme.nnz * (setup.dtype.itemsize + 12) + (c.n_forward * m + c.n_reverse * n) * setup.dtype.itemsize
+    if size > setup.budget:
+        raise TooLargeError(f"the sparse {setup.command.name} would take {format_bytes(size)} ({scheme.nnz:,} "
+                            f"nonzeros, {c.colours} products), more than the memory budget of "
+                            f"{format_bytes(setup.budget)}", hint="raise --max-memory")
