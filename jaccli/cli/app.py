@@ -19,7 +19,8 @@ from .options import (
     ReportFmt, SecondOrderMode, Symbolic, Vars, WithValue, Wrt,
 )
 from .options import GTol, Lanczos, Output, Plot, PlotKindOpt, PlotSize, Precision, Probes, Seed, Tol, Trace
-from .shared import Shared, names, with_shared
+from .options import NoSparse, Sparse
+from .shared import Shared, names, sparse_choice, with_shared
 
 app = typer.Typer(
     name="jaccli",
@@ -70,7 +71,7 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         wrt=shared.wrt, mode=mode.value if mode else None, dtype=shared.dtype, device=shared.device,
         max_memory=shared.max_memory, no_cache=shared.no_cache, chunk_size=shared.chunk_size, order=order,
         partial=names(partial), with_value=with_value, devices=shared.devices, cluster=shared.cluster,
-        holomorphic=holomorphic,
+        holomorphic=holomorphic, sparse=_sparse_for(shared, env, plot),
     )
     if shared.gather and (request.cluster is None or not shared.output or not is_batch(request)):
         raise typer.BadParameter("joins the parts that --distributed processes write of many points into -o FILE",
@@ -93,6 +94,10 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         from ..output.formula import write_formula
 
         write_formula(request, shared.fmt, shared.output, env)
+    elif is_batch(request) and request.sparse == "on" and command in ("jacobian", "hessian"):
+        from ..output.many_sparse import write_sparse_batch
+
+        write_sparse_batch(request, shared.fmt, shared.output, env, precision=shared.precision)
     elif is_batch(request):
         from ..output.write import write_batch
 
@@ -114,6 +119,16 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
         write_result(result, shared.fmt, shared.output, env, precision=shared.precision, full=shared.full)
         if drawing is not None:
             drawing.draw(result, env)
+
+
+def _sparse_for(shared: Shared, env: Environment, plot) -> str:
+    """--sparse auto, given the output: .npz and .mtx ask for sparse; .npy and --plot hold dense arrays."""
+    if shared.sparse != "auto":
+        return shared.sparse
+    from ..output.write import choose_format
+
+    fmt = choose_format(shared.fmt, shared.output, env)
+    return "on" if fmt in ("npz", "mtx") else "off" if fmt == "npy" or plot is not None else "auto"
 
 
 @app.command("eval")
@@ -224,7 +239,8 @@ def check(ctx: typer.Context, expr: Expr, at: At = None,
               show_default=False)] = None,
           partial: Partial = None, v: V = None, u: U = None, vars: Vars = None, wrt: Wrt = None,
           fmt: ReportFmt = None, dtype: Dtype = None, holomorphic: Holomorphic = False, device: DeviceOpt = None,
-          max_memory: MaxMemory = None, no_cache: NoCache = False) -> None:
+          max_memory: MaxMemory = None, no_cache: NoCache = False, sparse: Sparse = None,
+          no_sparse: NoSparse = False) -> None:
     """Check a derivative: exit 0 when it agrees, 1 with the entries that differ.
 
     Example: jaccli check "[x**2*y, sin(z)]" --at 1,2,pi/2 --of jacobian --expect jacobian.csv
@@ -241,7 +257,8 @@ def check(ctx: typer.Context, expr: Expr, at: At = None,
                       order=order if command == "derivative" else None, dtype=dtype.value if dtype else None,
                       holomorphic=holomorphic,
                       device=device.value if device else None,
-                      max_memory=parse_size(max_memory) if max_memory else None, no_cache=no_cache)
+                      max_memory=parse_size(max_memory) if max_memory else None, no_cache=no_cache,
+                      sparse=sparse_choice(sparse.value if sparse else None, no_sparse))
     stdin = env.stdin.buffer
     reports = []
     for spec in point_specs(request, stdin):
@@ -252,17 +269,19 @@ def check(ctx: typer.Context, expr: Expr, at: At = None,
 
 @app.command()
 def inspect(ctx: typer.Context, expr: Expr, at: At = None, vars: Vars = None, wrt: Wrt = None,
-            fmt: ReportFmt = None) -> None:
+            fmt: ReportFmt = None, sparse: Annotated[bool, typer.Option(
+                "--sparse", help="The sparsity pattern of the Jacobian (and the Hessian, of a scalar): nonzeros, "
+                                 "density, colours and a spy plot.")] = False) -> None:
     """The parsed expression, its variables and shapes, the output shape and derivative strategies.
 
-    Example: jaccli inspect "sum(100*(x[1:]-x[:-1]**2)**2)" --at "x=zeros(5)"
+    Example: jaccli inspect "sum(100*(x[1:]-x[:-1]**2)**2)" --at "x=zeros(5)" --sparse
     """
     from ..compute.describe import describe
     from ..compute.prepare import Request
     from ..output.write import write_description
 
     request = Request("eval", expr, at=tuple(at or ()), vars=names(vars), wrt=names(wrt))
-    write_description(describe(request), fmt.value if fmt else None, ctx.obj)
+    write_description(describe(request, sparse=sparse), fmt.value if fmt else None, ctx.obj)
 
 
 @app.command()

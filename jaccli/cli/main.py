@@ -17,6 +17,7 @@ import typer
 from ..env import NO_FILES, Environment, Interrupted
 from ..errors import ClosedPipe, ExitCode, JaccliError
 from .app import app
+from .shared import sparse_values
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
@@ -41,6 +42,7 @@ def _main(argv: list[str] | None, env: Environment | None) -> int:
     no_files = "--no-files" in argv  # anywhere on the line, like --debug: untrusted input names no files
     argv = [a for a in argv if a not in ("--debug", "--no-files")]
     argv = _protect_expression(argv)
+    argv = sparse_values(argv)
     command = click_command()
     token = NO_FILES.set(no_files or NO_FILES.get())
     with warnings.catch_warnings():

@@ -16,6 +16,8 @@ class Format(str, enum.Enum):
     json = "json"
     csv = "csv"
     npy = "npy"
+    npz = "npz"
+    mtx = "mtx"
     latex = "latex"
 
 
@@ -90,6 +92,18 @@ ChunkSize = Annotated[Optional[int], typer.Option(
     help="Many points: points computed together. One point: basis directions a block for jacobian and "
          "hessian (memory: result + O(K·n)) [default: from the memory budget].",
     show_default=False)]
+class SparseChoice(str, enum.Enum):
+    on = "on"
+    auto = "auto"
+    off = "off"
+
+
+Sparse = Annotated[Optional[SparseChoice], typer.Option(
+    "--sparse", metavar="[auto]",
+    help="jacobian, hessian: find the sparsity pattern, colour it and compute only the nonzeros (a sparse "
+         "matrix: -o H.npz, .mtx, JSON COO, CSV triplets). --sparse auto [default]: when the dense result "
+         "would be refused, or is large and mostly zeros.", show_default=False)]
+NoSparse = Annotated[bool, typer.Option("--no-sparse", help="Never sparse: the dense result, or a refusal.")]
 NoCache = Annotated[bool, typer.Option(
     "--no-cache", help="Neither read nor write the compilation cache (also: JACCLI_NO_CACHE=1).")]
 

@@ -20,6 +20,7 @@ from .options import (
     Vars, Wrt,
 )
 from .options import Devices, Distributed, DistributedTimeout, Gather, NumProcesses, ProcessId
+from .options import NoSparse, Sparse
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Shared:
     process_id: int | None = None
     distributed_timeout: int = 60
     gather: bool = False  # --distributed: process 0 joins the parts into -o FILE
+    sparse: str = "auto"  # --sparse [auto] / --no-sparse: 'on', 'auto' or 'off'
 
     @property
     def cluster(self):
@@ -69,9 +71,10 @@ _OPTIONS = {
     "max_memory": (MaxMemory, None), "full": (Full, False), "chunk_size": (ChunkSize, None),
     "skip_bad": (SkipBad, False), "fields": (Fields, None), "no_cache": (NoCache, False),
     "distributed": (Distributed, None), "num_processes": (NumProcesses, None), "process_id": (ProcessId, None),
-    "distributed_timeout": (DistributedTimeout, 60), "gather": (Gather, False),
+    "distributed_timeout": (DistributedTimeout, 60), "gather": (Gather, False), "sparse": (Sparse, None),
+    "no_sparse": (NoSparse, False),
 }
-assert list(_OPTIONS) == [f.name for f in fields(Shared)]
+assert list(_OPTIONS)[:-1] == [f.name for f in fields(Shared)]  # --sparse and --no-sparse make one field
 
 
 def names(text: str | None) -> tuple[str, ...] | None:
@@ -97,7 +100,31 @@ def _shared(values: dict) -> Shared:
         fields=parse_fields(values["fields"]), no_cache=values["no_cache"],
         distributed=values["distributed"], num_processes=values["num_processes"], process_id=values["process_id"],
         distributed_timeout=values["distributed_timeout"], gather=values["gather"],
+        sparse=sparse_choice(value(values["sparse"]), values["no_sparse"]),
     )
+
+
+def sparse_choice(sparse: str | None, no_sparse: bool) -> str:
+    """--sparse [auto] and --no-sparse → 'on', 'auto' or 'off'."""
+    if no_sparse and sparse not in (None, "off"):
+        from ..errors import JaccliError
+
+        raise JaccliError("--sparse and --no-sparse contradict each other", hint="give one of them")
+    return "off" if no_sparse else sparse or "auto"
+
+
+def sparse_values(argv: list[str]) -> list[str]:
+    """`--sparse` alone is `--sparse=on`; `--sparse auto` (on, off) is `--sparse=auto`: the value is optional."""
+    if argv[:1] == ["inspect"]:  # inspect --sparse is a flag
+        return argv
+    out: list[str] = []
+    for k, arg in enumerate(argv):
+        if arg == "--sparse":
+            following = argv[k + 1] if k + 1 < len(argv) else None
+            out.append("--sparse=on" if following not in ("auto", "on", "off") else "--sparse")
+        else:
+            out.append(arg)
+    return out
 
 
 def with_shared(function):
@@ -117,4 +144,4 @@ def with_shared(function):
     return command
 
 
-__all__ = ["Shared", "names", "with_shared"]
+__all__ = ["Shared", "names", "sparse_choice", "sparse_values", "with_shared"]

@@ -17,8 +17,9 @@ _HOW = {"eval": "f itself", "grad": "jax.grad", "jvp": "jax.jvp", "vjp": "jax.vj
         "hvp": "jax.jvp of jax.grad, H is never formed", "hessian": "jax.jacfwd(jax.jacrev(f))"}
 
 
-def describe(request: Request) -> dict:
-    """The parsed expression, variables with shapes, output shape, and the strategy of each command."""
+def describe(request: Request, sparse: bool = False) -> dict:
+    """The parsed expression, variables with shapes, output shape, and the strategy of each command
+    (`sparse`: and the sparsity patterns of the Jacobian and Hessian, coloured, with a spy plot)."""
     expression = read_expression(request.expr)
     uses = expression.uses
     setup = None
@@ -71,6 +72,10 @@ def describe(request: Request) -> dict:
         description["dtype"] = ("complex128: the point is complex" if dtype.kind == "c" else
                                 "float64 inputs, a complex value")
     description["strategies"] = strategies(layout, out, dtype.kind == "c", complex_out)
+    if sparse and dtype.kind != "c" and not complex_out:
+        from .sparse.scheme import describe_patterns
+
+        description.update(describe_patterns(f, layout, out))
     return description
 
 

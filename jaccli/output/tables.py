@@ -292,7 +292,8 @@ def description_lines(description: dict) -> str:
     for key, value in description.items():
         if isinstance(value, dict):
             lines.append(f"{key}:")
-            lines.extend(f"  {k}: {v}" for k, v in value.items())
+            for k, v in value.items():
+                lines.extend([f"  {k}:", *(f"    {item}" for item in v)] if isinstance(v, list) else [f"  {k}: {v}"])
         elif isinstance(value, list):
             lines.append(f"{key}:")
             lines.extend(f"  {item}" for item in value)

@@ -12,7 +12,8 @@ from .destinations import Checked, open_output, refuse_overwriting_inputs, writi
 from .progress import Before, Tally, interrupted_line
 from .progress import progress as show_progress
 
-_SUFFIX_FORMATS = {".npy": "npy", ".json": "json", ".jsonl": "json", ".csv": "csv", ".txt": "plain"}
+_SUFFIX_FORMATS = {".npy": "npy", ".json": "json", ".jsonl": "json", ".csv": "csv", ".txt": "plain", ".npz": "npz",
+                   ".mtx": "mtx"}
 
 
 def choose_format(fmt: str | None, output: str | None, env) -> str:
@@ -25,7 +26,7 @@ def choose_format(fmt: str | None, output: str | None, env) -> str:
 
 
 def _refuse_binary_on_terminal(fmt: str, output: str | None, env) -> None:
-    if fmt == "npy" and output is None and env.stdout_isatty:
+    if fmt in ("npy", "npz") and output is None and env.stdout_isatty:
         raise JaccliError("npy output is binary and stdout is a terminal",
                           hint="write it to a file: --output result.npy, or redirect: > result.npy")
 
@@ -34,6 +35,12 @@ def write_result(result, fmt: str | None, output: str | None, env, *, precision=
     fmt = choose_format(fmt, output, env)
     _refuse_binary_on_terminal(fmt, output, env)
     refuse_overwriting_inputs(output, result.request, env)
+    if hasattr(result, "matrix"):
+        write_sparse(result, fmt, output, env, precision=precision, full=full)
+        return
+    if fmt in ("npz", "mtx"):
+        raise JaccliError(f"{fmt} holds a sparse matrix, and this result is dense",
+                          hint="add --sparse (jacobian and hessian), or write .npy")
     if fmt == "npy":
         emit(formats.to_npy(result), output, env)
         return
@@ -57,6 +64,33 @@ def write_result(result, fmt: str | None, output: str | None, env, *, precision=
     else:
         text = formats.to_plain(result, precision)
     emit(text, output, env)
+
+
+def write_sparse(result, fmt: str, output: str | None, env, *, precision=None, full=False) -> None:
+    """A sparse result: .npz, .mtx, JSON COO, CSV or plain triplets, or a table of the labelled nonzeros."""
+    from . import sparse
+
+    if fmt == "npy":
+        raise JaccliError(".npy holds a dense array, and this result is sparse",
+                          hint="write it with -o H.npz (or .mtx, .json, .csv), or use --no-sparse")
+    if fmt == "table":
+        draw = lambda console: sparse.to_table(result, console, precision=precision, full=full)  # noqa: E731
+        if output:
+            with open_output(output, "w") as file:
+                draw(env.console(file=file))
+        else:
+            with writing("standard output"):
+                draw(env.console())
+        return
+    if fmt == "json":
+        text, nonfinite = sparse.to_json(result)
+        if nonfinite:
+            warn('the result has non-finite numbers, written as the strings "nan", "inf", "-inf"')
+        emit(text, output, env)
+        return
+    render = {"npz": sparse.to_npz, "mtx": sparse.to_mtx, "csv": sparse.to_csv,
+              "plain": lambda r: sparse.to_plain(r, precision)}[fmt]
+    emit(render(result), output, env)
 
 
 def write_description(description: dict, fmt: str | None, env) -> None:

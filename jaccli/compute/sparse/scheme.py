@@ -133,3 +133,52 @@ def guard(setup, scheme: Scheme) -> None:
         raise TooLargeError(f"the sparse {setup.command.name} would take {format_bytes(size)} ({scheme.nnz:,} "
                             f"nonzeros, {c.colours} products), more than the memory budget of "
                             f"{format_bytes(setup.budget)}", hint="raise --max-memory")
+
+
+def spy_lines(pattern, width: int = 60, height: int = 30) -> list[str]:
+    """A terminal spy plot: the pattern pooled to at most width × height cells, █ where a cell holds a nonzero."""
+    m, n = pattern.shape
+    columns, lines = max(1, min(width, n)), max(1, min(height, m))
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(pattern.indptr))
+    cells = np.zeros((lines, columns), bool)
+    cells[rows * lines // max(m, 1), pattern.indices.astype(np.int64) * columns // max(n, 1)] = True
+    border = "+" + "-" * columns + "+"
+    return [border, *("|" + "".join("█" if c else " " for c in line) + "|" for line in cells), border]
+
+
+def describe(scheme: Scheme) -> dict:
+    """inspect --sparse: nnz, density, colours, the time each step took, the spy plot."""
+    m, n = scheme.pattern.shape
+    colouring = scheme.colouring
+    how = {"columns": "JVPs of coloured columns", "rows": "VJPs of coloured rows",
+           "symmetric": "HVPs of a symmetric colouring"}[colouring.kind]
+    extra = ""
+    if colouring.kind == "columns" and colouring.n_reverse:
+        extra = f" + {colouring.n_reverse} dense row{'s' * (colouring.n_reverse != 1)} by VJP"
+    if colouring.kind == "rows" and colouring.n_forward:
+        extra = f" + {colouring.n_forward} dense column{'s' * (colouring.n_forward != 1)} by JVP"
+    return {"shape": f"{m}×{n}", "nnz": f"{scheme.nnz:,}", "density": f"{scheme.density:.4g}",
+            "colours": f"{colouring.colours} ({how}{extra}; dense would take {n if colouring.kind != 'rows' else m})",
+            "found in": f"{scheme.detect_seconds * 1000:.1f} ms (pattern), {scheme.colour_seconds * 1000:.1f} ms "
+                        "(colouring)",
+            "spy": spy_lines(scheme.pattern)}
+
+
+def describe_patterns(f, layout, out_shape: tuple) -> dict:
+    """inspect --sparse: the Jacobian's scheme, and the Hessian's for a scalar expression."""
+    found = {}
+    for name in ("jacobian", "hessian") if out_shape == () else ("jacobian",):
+        started = time.perf_counter()
+        try:
+            if name == "hessian":
+                pattern = hessian_pattern(f, layout.z_size, layout.c_size, np.float64)
+            else:
+                pattern, _ = jacobian_pattern(f, layout.z_size, layout.c_size, np.float64)
+        except TooDense as why:
+            found[f"sparse {name}"] = f"too dense to detect ({why})"
+            continue
+        detected = time.perf_counter()
+        colouring = colour_hessian(pattern) if name == "hessian" else colour_jacobian(pattern)
+        found[f"sparse {name}"] = describe(Scheme(pattern, colouring, detected - started,
+                                                  time.perf_counter() - detected))
+    return found
