@@ -68,7 +68,8 @@ def colour_jacobian(pattern: sp.csr_array, prefer: str | None = None) -> Colouri
 def _jacobian(pattern, forward, n_forward, reverse, n_reverse, kind) -> Colouring:
     m, n = pattern.shape
     rows, cols = _entries(pattern)
-    from_reverse = reverse[rows] >= 0
+    # columns: a dense row (reverse seed) reads its VJP; rows: a dense column (forward seed) its JVP
+    from_reverse = reverse[rows] >= 0 if kind == "columns" else forward[cols] < 0
     gather = np.where(from_reverse,
                       n_forward * m + reverse[rows].astype(np.int64) * n + cols,
                       forward[cols].astype(np.int64) * m + rows)

@@ -92,7 +92,8 @@ def run_sparse(setup, device, *, use_cache: bool = False, memory=None) -> Sparse
     want = wanted(setup, out_shape)
     if want is False:
         return None
-    must = want is True or refused(setup, out_shape)
+    must = want is True
+    refused_dense = refused(setup, out_shape)  # auto: sparse, however many colours, unless too dense
     key = None
     if use_cache or memory is not None:
         key = cache.executable_key(
@@ -103,7 +104,7 @@ def run_sparse(setup, device, *, use_cache: bool = False, memory=None) -> Sparse
     scheme, status = (entry[1]["scheme"], "hit") if entry else _cached_scheme(key, use_cache)
     if scheme is None and status != "dense":
         scheme = find_scheme(setup, out_shape, must=must)
-        if scheme is None or not (must or scheme.pays()):
+        if scheme is None or not (must or refused_dense or scheme.pays()):
             if use_cache:
                 cache.store_blob(key, b"dense")
             return None

@@ -91,7 +91,7 @@ def wanted(setup, out_shape: tuple) -> bool | None:
         return True
     n = setup.layout.z_size
     entries = math.prod(out_shape) * n * (n if command.name == "hessian" else 1)
-    return None if entries > AUTO_ENTRIES else False
+    return None if entries > AUTO_ENTRIES or refused(setup, out_shape) else False
 
 
 def refused(setup, out_shape: tuple) -> bool:

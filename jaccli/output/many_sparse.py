@@ -1,0 +1,70 @@
+"""Many points, sparse: one pattern, one colouring and one compiled function for all of them, each point's
+nonzeros written as soon as they are computed: JSON lines (with `index`), CSV and plain triplets with an
+index column, one .npz (or .mtx) a point (`-o H.npz` → H.0.npz, H.1.npz, …), or a table a point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import JaccliError, warn
+from . import sparse
+from .destinations import Checked, open_output, refuse_overwriting_inputs, writing
+from .write import choose_format
+
+
+def numbered(output: str, index: int) -> str:
+    """H.npz → H.3.npz."""
+    path = Path(output)
+    return str(path.with_name(f"{path.stem}.{index}{path.suffix}"))
+
+
+def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, precision=None) -> None:
+    from ..compute.check import point_specs
+    from ..compute.run import run
+
+    fmt = choose_format(fmt, output, env)
+    if fmt == "npy":
+        raise JaccliError(".npy holds dense arrays, and these results are sparse",
+                          hint="write them with -o H.npz (one file a point) or -o H.jsonl, or use --no-sparse")
+    if fmt in ("npz", "mtx") and not output:
+        raise JaccliError(f"many sparse results go to one .{fmt} file a point",
+                          hint=f"give the first name: -o H.{fmt} writes H.0.{fmt}, H.1.{fmt}, …")
+    refuse_overwriting_inputs(output, request, env)
+    memory: dict = {}  # the compiled function and its scheme, found at the first point
+    stream = None
+    try:
+        for index, spec in enumerate(point_specs(request, env.stdin.buffer)):
+            result = run(request, spec, executables=memory)
+            if not hasattr(result, "matrix"):
+                raise JaccliError(f"`{request.command}` has no sparse form here", hint="use --no-sparse")
+            if fmt in ("npz", "mtx"):
+                with open_output(numbered(output, index), "wb") as file:
+                    file.write(sparse.to_npz(result) if fmt == "npz" else sparse.to_mtx(result))
+                continue
+            if fmt == "table":
+                with writing(output or "standard output"):
+                    if stream is None and output:
+                        stream = open_output(output, "w")
+                    sparse.to_table(result, env.console(file=stream) if stream else env.console(),
+                                    precision=precision)
+                continue
+            if stream is None:
+                stream = open_output(output, "wb") if output else Checked(env.stdout.buffer, "standard output")
+            stream.write(_lines(result, fmt, index, precision).encode())
+            stream.flush()
+    finally:
+        if stream is not None and output:
+            stream.close()
+
+
+def _lines(result, fmt: str, index: int, precision) -> str:
+    if fmt == "json":
+        text, replaced = sparse.to_json(result, index)
+        if replaced:
+            warn('the result has non-finite numbers, written as the strings "nan", "inf", "-inf"')
+        return text
+    if fmt == "csv":
+        body = sparse.to_csv(result).split("\n", 1)[1]
+        return ("index,row,col,value\n" if index == 0 else "") + "".join(
+            f"{index},{line}\n" for line in body.splitlines())
+    return "".join(f"{index} {line}\n" for line in sparse.to_plain(result, precision).splitlines())

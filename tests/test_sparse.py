@@ -1,0 +1,244 @@
+"""Sparse Jacobians and Hessians (SPEC §9): patterns against JAX's dense derivatives at random points, values
+against dense jaccli, colour counts against their lower bounds, files through SciPy, bad input exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.io
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import jaccli
+
+ROSENBROCK = "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)"
+BROYDEN = "(3-2*x)*x - concatenate([[0], x[:-1]]) - 2*concatenate([x[1:], [0]]) + 1"
+STENCIL = "sum((u[1:,:]-u[:-1,:])**2) + sum((u[:,1:]-u[:,:-1])**2) + sum(u**4)"
+
+
+def setup_of(command: str, expr: str, at: str, **options):
+    from jaccli.compute.prepare import Request, bind
+
+    return bind(Request(command, expr, at=(at,), **options))
+
+
+def detected(command: str, expr: str, at: str, **options) -> np.ndarray:
+    from jaccli.compute.sparse.pattern import hessian_pattern, jacobian_pattern
+
+    s = setup_of(command, expr, at, **options)
+    n, k = s.layout.z_size, s.layout.c_size
+    if command == "hessian":
+        return hessian_pattern(s.function, n, k, np.float64).toarray()
+    return jacobian_pattern(s.function, n, k, np.float64)[0].toarray()
+
+
+def true_pattern(command: str, expr: str, at: str, points: int = 3, **options) -> np.ndarray:
+    """The nonzeros of JAX's own dense derivative at a few random points (an independent oracle)."""
+    import jax
+
+    s = setup_of(command, expr, at, **options)
+    operator = jax.jacfwd(s.function) if command == "jacobian" else jax.hessian(s.function)
+    rng = np.random.default_rng(7)
+    at_points = rng.uniform(0.5, 1.5, (points, *s.z.shape))
+    values = np.asarray(jax.jit(jax.vmap(operator, in_axes=(0, None)))(at_points, s.c))
+    return (values.reshape(points, -1, s.layout.z_size) != 0).any(axis=0)
+
+
+CORPUS = [  # (command, expression, point): each detected pattern must equal the true one
+    ("jacobian", BROYDEN, "x=zeros(9)"),  # banded
+    ("hessian", ROSENBROCK, "x=zeros(8)"),  # banded
+    ("hessian", "sum(sum(reshape(x,(3,4)),axis=1)**2)", "x=zeros(12)"),  # blocks
+    ("jacobian", "sum(reshape(x,(3,4))**2, axis=0)", "x=zeros(12)"),  # reduction along an axis
+    ("hessian", "sum(x[:-1]**2*x[-1])", "x=zeros(9)"),  # arrowhead
+    ("jacobian", "x[::2]*x[1::2] + sum(x[1:7:3])", "x=zeros(10)"),  # strided slices
+    ("jacobian", "diag(reshape(x,(3,3)))*x[:3]", "x=zeros(9)"),  # a gather
+    ("jacobian", "cumsum(x**2)", "x=zeros(6)"),
+    ("jacobian", "flip(x)*roll(x, 2) + diff(x, n=1)[0]", "x=zeros(7)"),
+    ("hessian", STENCIL, "u=zeros((5,6))"),  # 2-D stencil
+    ("jacobian", "reshape(x,(2,3)).T @ [1,2]", "x=zeros(6)"),  # a product with a constant
+    ("hessian", "logsumexp(x)", "x=zeros(5)"),  # dense
+    ("jacobian", "[prod(x[:2]), x[3]/x[4]]", "x=zeros(5)"),
+    ("hessian", "r = x[1:] - x[:-1]**2; sum(100*r**2 + (1 - x[:-1])**2)", "x=zeros(7)"),  # definitions
+    ("hessian", "sum(tril(outer(x, x)))", "x=zeros(5)"),  # a constant mask
+]
+
+
+@pytest.mark.parametrize("command, expr, at", CORPUS)
+def test_detected_pattern_is_the_true_pattern(command, expr, at):
+    assert np.array_equal(detected(command, expr, at), true_pattern(command, expr, at))
+
+
+def test_where_and_max_keep_every_branch():
+    expr, at = "where(x > 1, x**2, x[::-1]*x)", "x=zeros(5)"
+    found = detected("jacobian", expr, at)
+    assert (found >= true_pattern("jacobian", expr, at)).all()
+    assert np.array_equal(found, true_pattern("jacobian", "x**2 + x[::-1]*x", at))
+    found = detected("jacobian", "[max(x[2:]), x[0]]", at)  # the largest entry differs from point to point
+    assert np.array_equal(found, true_pattern("jacobian", "[sum(x[2:]), x[0]]", at))
+
+
+def test_held_variables_are_not_columns():
+    from jaccli.compute.sparse.pattern import jacobian_pattern
+
+    s = setup_of("jacobian", "x[1:]*y[:-1] + y[1:]", "x=zeros(5),y=zeros(5)", wrt=("x",))
+    found = jacobian_pattern(s.function, s.layout.z_size, s.layout.c_size, np.float64)[0].toarray()
+    assert found.shape == (4, 5) and np.array_equal(found, np.eye(4, 5, 1, dtype=bool))
+
+
+def test_unknown_primitive_is_dense_with_a_warning():
+    import jax
+    import jax.numpy as jnp
+
+    from jaccli.compute.sparse.pattern import jacobian_pattern
+    from jaccli.errors import JaccliWarning
+
+    def f(z, c):
+        windows = jax.lax.reduce_window(z[:6], 0.0, jax.lax.add, (2,), (2,), "VALID")
+        return jnp.concatenate([windows, z[6:] ** 2])
+
+    with pytest.warns(JaccliWarning, match="reduce_window"):
+        pattern, _ = jacobian_pattern(f, 8, 0, np.float64)
+    found = pattern.toarray()
+    assert found[:3, :6].all() and not found[:3, 6:].any() and np.array_equal(found[3:, 6:], np.eye(2, dtype=bool))
+
+
+def colours(command: str, expr: str, at: str) -> int:
+    from jaccli.compute.sparse.colour import colour_hessian, colour_jacobian
+    from jaccli.compute.sparse.pattern import hessian_pattern, jacobian_pattern
+
+    s = setup_of(command, expr, at)
+    n = s.layout.z_size
+    if command == "hessian":
+        return colour_hessian(hessian_pattern(s.function, n, 0, np.float64)).colours
+    return colour_jacobian(jacobian_pattern(s.function, n, 0, np.float64)[0]).colours
+
+
+def test_tridiagonal_takes_three_colours():
+    assert colours("jacobian", BROYDEN, "x=zeros(200)") == 3
+    assert colours("hessian", ROSENBROCK, "x=zeros(200)") == 3
+
+
+def test_stencil_within_two_of_the_lower_bound():
+    lower = 5  # a row of the 5-point Hessian holds 5 nonzeros: they need 5 different products
+    assert colours("hessian", STENCIL, "u=zeros((30,40))") <= lower + 2
+
+
+def test_arrowheads_take_about_two_colours():
+    assert colours("hessian", "sum(x[:-1]**2*x[-1])", "x=zeros(300)") == 2
+    assert colours("jacobian", "concatenate([x[:-1]*x[-1], [sum(x)]])", "x=zeros(300)") <= 3
+
+
+def as_dense(document: dict) -> np.ndarray:
+    return sp.coo_array((document["data"], (document["row"], document["col"])), shape=document["shape"]).toarray()
+
+
+@pytest.mark.parametrize("command, expr, at", [CORPUS[i] for i in (0, 2, 4, 5, 6, 9)])
+def test_sparse_values_equal_dense_values(command, expr, at):
+    at = at.replace("zeros(", "linspace(0.5, 1.5, ").replace("linspace(0.5, 1.5, (5,6))", "full((5,6), 0.7)")
+    sparse_run = jaccli(command, expr, "--at", at, "--sparse", "-f", "json")
+    dense_run = jaccli(command, expr, "--at", at, "--no-sparse", "-f", "json")
+    assert sparse_run.returncode == 0, sparse_run.stderr
+    document, dense = json.loads(sparse_run.stdout), json.loads(dense_run.stdout)
+    assert document["format"] == "coo" and document["nnz"] == len(document["data"])
+    rows = list(zip(document["row"], document["col"]))
+    assert rows == sorted(rows)  # row-major
+    np.testing.assert_allclose(as_dense(document), np.reshape(dense["value"], document["shape"]), rtol=1e-12,
+                               atol=1e-12)
+
+
+COMPILED: dict = {}  # the compiled functions, kept across examples as `jaccli serve` keeps them
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.floats(-2, 2), min_size=6, max_size=6))
+def test_sparse_hessian_equals_dense_anywhere(point):
+    from jaccli.compute.prepare import Request
+    from jaccli.compute.run import run
+
+    at = "x=[" + ",".join(repr(p) for p in point) + "]"
+    expr = ROSENBROCK + " + sum(x[:-1]**2*x[-1])"  # banded and an arrowhead
+    sparse_result = run(Request("hessian", expr, at=(at,), sparse="on"), executables=COMPILED)
+    dense_result = run(Request("hessian", expr, at=(at,), sparse="off"), executables=COMPILED)
+    assert sparse_result.cache == "hit" or len(COMPILED) <= 2
+    np.testing.assert_allclose(sparse_result.matrix.toarray(), dense_result.value, rtol=1e-12, atol=1e-9)
+
+
+def test_npz_and_mtx_round_trip(tmp_path):
+    at = "x=linspace(-1, 1, 12)"
+    dense = np.array(json.loads(jaccli("hessian", ROSENBROCK, "--at", at, "--no-sparse", "-f", "json").stdout)
+                     ["value"])
+    for suffix in ("npz", "mtx"):
+        path = tmp_path / f"H.{suffix}"
+        ran = jaccli("hessian", ROSENBROCK, "--at", at, "-o", str(path))
+        assert ran.returncode == 0, ran.stderr
+        matrix = sp.load_npz(path) if suffix == "npz" else scipy.io.mmread(path)
+        np.testing.assert_allclose(sp.csr_array(matrix).toarray(), dense, rtol=1e-12)
+    assert "symmetric" in (tmp_path / "H.mtx").read_text().splitlines()[0]
+    assert sp.load_npz(tmp_path / "H.npz").format == "csr"
+
+
+def test_csv_triplets_and_table():
+    ran = jaccli("jacobian", BROYDEN, "--at", "x=full(5, 0.5)", "--sparse", "-f", "csv")
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "row,col,value" and len(lines) == 1 + 13
+    table = jaccli("jacobian", BROYDEN, "--at", "x=full(5, 0.5)", "--sparse", "-f", "table").stdout
+    assert "∂f0/∂x[1]" in table and "13 nonzeros" in table and "3 colours" in table
+
+
+def test_auto_goes_sparse_only_for_large_results():
+    small = json.loads(jaccli("hessian", ROSENBROCK, "--at", "x=zeros(10)", "-f", "json").stdout)
+    assert "value" in small and "format" not in small
+    large = json.loads(jaccli("hessian", ROSENBROCK, "--at", "x=full(1200, 0.5)", "-f", "json").stdout)
+    assert large["format"] == "coo" and large["nnz"] == 3 * 1200 - 2 and large["colors"] == 3
+    refused = json.loads(jaccli("hessian", ROSENBROCK, "--at", "x=zeros(300)", "--max-memory", "200KB",
+                                "-f", "json").stdout)
+    assert refused["format"] == "coo"
+
+
+def test_many_points_share_one_pattern(tmp_path):
+    points = tmp_path / "points.csv"
+    points.write_text("0.1,0.2,0.3,0.4\n1,2,3,4\n")
+    ran = jaccli("hessian", ROSENBROCK, "--at", f"@{points}", "--sparse", "-f", "json")
+    lines = [json.loads(line) for line in ran.stdout.splitlines()]
+    assert [line["index"] for line in lines] == [0, 1]
+    assert lines[0]["row"] == lines[1]["row"] and lines[0]["data"] != lines[1]["data"]
+    ran = jaccli("hessian", ROSENBROCK, "--at", f"@{points}", "--sparse", "-o", str(tmp_path / "H.npz"))
+    assert ran.returncode == 0 and sp.load_npz(tmp_path / "H.1.npz").nnz == 10
+
+
+def test_wrt_and_models():
+    ran = jaccli("jacobian", "r = x[1:]*y[:-1]; r + y[1:]", "--at", "x=linspace(1,2,5)", "--at",
+                 "y=linspace(2,3,5)", "--wrt", "y", "--sparse", "-f", "json")
+    document = json.loads(ran.stdout)
+    assert document["shape"] == [4, 5] and document["wrt"] == ["y"] and document["nnz"] == 8
+
+
+def test_inspect_sparse_and_check():
+    ran = jaccli("inspect", ROSENBROCK, "--at", "x=zeros(40)", "--sparse")
+    assert "nnz: 118" in ran.stdout and "3 (HVPs" in ran.stdout and "█" in ran.stdout
+    assert jaccli("check", ROSENBROCK, "--at", "x=linspace(0,1,6)", "--of", "hessian", "--sparse").returncode == 0
+
+
+def test_the_cache_keeps_the_scheme(tmp_path):
+    env = {"JACCLI_CACHE_DIR": str(tmp_path / "cache")}
+    first, second = (json.loads(jaccli("hessian", ROSENBROCK, "--at", "x=full(9, 0.3)", "--sparse", "-f", "json",
+                                       env=env).stdout) for _ in range(2))
+    assert (first["cache"], second["cache"]) == ("miss", "hit")
+    assert first["data"] == second["data"] and first["col"] == second["col"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["grad", "x**2", "--at", "1", "--sparse"], "no sparse form"),
+    (["hessian", "[x[0]*x[1], x[1]]", "--at", "1,2", "--sparse"], "scalar expression"),
+    (["hessian", "x[0]*x[1]", "--at", "1,2", "--sparse", "-f", "npy"], ".npy holds a dense array"),
+    (["hessian", "x[0]*x[1]", "--at", "1,2", "--sparse", "--no-sparse"], "contradict"),
+    (["hessian", "x[0]*x[1]", "--at", "1,2", "--no-sparse", "-f", "npz"], "holds a sparse matrix"),
+    (["hessian", "x[0]*x[1]", "--at", "1,2", "--sparse", "--chunk-size", "2"], "--chunk-size"),
+])
+def test_bad_input_is_one_error_line(args, words):
+    ran = jaccli(*args)
+    assert ran.returncode == 2 and ran.stderr.startswith("error:") and words in ran.stderr
+    assert "Traceback" not in ran.stderr
