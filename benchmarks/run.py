@@ -5,7 +5,7 @@ jaccli and plain commands interleaved; the table shows medians and the ratio to
 the row it is compared with.
 
     python benchmarks/run.py [--runs 5] [--points 1000000]
-        [--only latency|model|batch|complex|large|stream|devices|serve|daemon|analyze]
+        [--only latency|model|batch|complex|large|stream|devices|serve|daemon|analyze|sparse]
 """
 
 from __future__ import annotations
@@ -561,7 +561,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["latency", "model", "batch", "complex", "large", "in-process", "stream",
-                                           "serve", "daemon", "devices", "analyze"])
+                                           "serve", "daemon", "devices", "analyze", "sparse"])
     parser.add_argument("--hvp-n", type=int, default=10**8, help="n of the devices section's HVP (8n bytes a vector)")
     args = parser.parse_args()
     if args.only != "in-process":
@@ -587,6 +587,10 @@ def main() -> None:
         devices(args.runs, args.points, args.hvp_n)
     if args.only in (None, "analyze"):
         analyze()
+    if args.only in (None, "sparse"):
+        from sparse import sparse
+
+        sparse(args.runs, PYTHON, JACCLI, measure, table, HERE)
     if args.only in (None, "large"):
         large(args.runs)
         # in its own process: a child forked from a process holding JAX reports that RSS as its own peak

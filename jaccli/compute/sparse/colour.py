@@ -14,6 +14,7 @@ order) is `products[gather[k]]`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,9 @@ def colour_jacobian(pattern: sp.csr_array, prefer: str | None = None) -> Colouri
     (`prefer` 'fwd': columns, 'rev': rows, as --mode asks)."""
     m, n = pattern.shape
     by_columns = _one_sided(pattern) if prefer != "rev" else None
-    by_rows = _one_sided(pattern.T.tocsr()) if prefer != "fwd" else None
+    column_counts = np.bincount(pattern.indices, minlength=n)
+    optimal = by_columns is not None and by_columns[0] + len(by_columns[1]) <= _best_case(column_counts)
+    by_rows = _one_sided(pattern.T.tocsr()) if prefer != "fwd" and not optimal else None
     if by_columns is None or (by_rows is not None and
                               by_rows[0] + len(by_rows[1]) < by_columns[0] + len(by_columns[1])):
         count, apart, colours = by_rows  # rows coloured (VJPs), dense columns apart (JVPs)
@@ -89,15 +92,22 @@ def _one_sided(pattern: sp.csr_array) -> tuple[int, np.ndarray, np.ndarray]:
     return count, apart, colours
 
 
+def _best_case(counts: np.ndarray) -> int:
+    """No colouring of the other side beats this: r lines apart, then as many colours as the densest line left."""
+    apart = dense_lines(counts)
+    rest = np.delete(counts, apart) if len(apart) else counts
+    return len(apart) + int(np.max(rest, initial=0))
+
+
 def dense_lines(counts: np.ndarray) -> np.ndarray:
-    """The rows to take apart: the r densest, r chosen to make r + (the densest row left) least."""
+    """The rows to take apart: all those longer than t, t chosen to make (how many) + t least (a histogram of the
+    row lengths finds it in one pass)."""
     if len(counts) == 0:
         return np.zeros(0, np.int64)
-    top = min(MAX_APART, len(counts) - 1)
-    order = np.argsort(-counts, kind="stable")[: top + 1]
-    cost = np.arange(top + 1) + counts[order]  # taking apart the r densest leaves counts[order[r]]
-    best = int(np.argmin(cost))
-    return np.sort(order[:best])
+    histogram = np.bincount(counts)
+    longer = len(counts) - np.cumsum(histogram)  # rows longer than t, for each t
+    cost = np.where(longer <= MAX_APART, longer + np.arange(len(histogram)), np.iinfo(np.int64).max)
+    return np.flatnonzero(counts > int(np.argmin(cost)))
 
 
 def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tuple[np.ndarray, int]:
@@ -139,6 +149,7 @@ def _renumber(groups: np.ndarray, lengths: np.ndarray, skip) -> np.ndarray:
     return np.where(groups >= 0, renumbered[np.maximum(groups, 0)], -1).astype(np.int32)
 
 
+@functools.cache
 def _group_sparse():
     """SciPy's compiled `group_sparse`, loaded from its file: importing scipy.optimize costs 0.3 s more."""
     import importlib.machinery

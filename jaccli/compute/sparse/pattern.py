@@ -30,12 +30,14 @@ def jacobian_pattern(f, n: int, c_size: int, dtype, limit: int | None = None):
     return _detect(closed, n, limit), tuple(out.aval.shape)
 
 
-def hessian_pattern(f, n: int, c_size: int, dtype, limit: int | None = None):
-    """The pattern of ∂²f/∂z² (n, n), symmetric: the Jacobian pattern of ∇f, and its transpose."""
+def hessian_pattern(f, n: int, c_size: int, dtype, limit: int | None = None, *, symmetrize: bool = False):
+    """The pattern of ∂²f/∂z² (n, n): the Jacobian pattern of ∇f. It holds every nonzero of H; where it is not
+    symmetric the entry missing its mirror is a true zero (H is symmetric), so colouring and output need not
+    symmetrize it (`symmetrize`: P ∪ Pᵀ all the same)."""
     import jax
 
     pattern, _ = jacobian_pattern(jax.grad(f), n, c_size, dtype, limit)
-    return symmetric(pattern)
+    return symmetric(pattern) if symmetrize else pattern
 
 
 def _detect(closed, n: int, limit: int | None):
