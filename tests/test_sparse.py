@@ -242,3 +242,9 @@ def test_bad_input_is_one_error_line(args, words):
     ran = jaccli(*args)
     assert ran.returncode == 2 and ran.stderr.startswith("error:") and words in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_serve_answers_a_sparse_request_as_coo():
+    request = {"id": 7, "command": "hessian", "expr": ROSENBROCK, "at": {"x": "full(5, 0.5)"}, "sparse": True}
+    answer = json.loads(jaccli("serve", input=json.dumps(request) + "\n").stdout)
+    assert answer["id"] == 7 and answer["format"] == "coo" and answer["nnz"] == 13

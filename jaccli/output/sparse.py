@@ -26,7 +26,7 @@ def entries(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, matrix.indices.astype(np.int64), np.asarray(matrix.data, np.float64)
 
 
-def document(result, index: int | None = None) -> tuple[dict, bool]:
+def document(result, index: int | None = None, head: dict | None = None) -> tuple[dict, bool]:
     """The JSON object of one sparse result, and whether a non-finite number became a string."""
     plan = result.plan
     rows, cols, data = entries(result)
@@ -40,14 +40,15 @@ def document(result, index: int | None = None) -> tuple[dict, bool]:
            "mode": plan.mode, "dtype": plan.dtype.name, "device": result.device, "cache": result.cache}
     if index is not None:
         doc = {"index": index, **doc}
-    return doc, not finite
+    return {**(head or {}), **doc}, not finite
 
 
-def to_json(result, index: int | None = None) -> tuple[str, bool]:
-    """One JSON line (orjson writes the arrays natively); returns (text, whether non-finite numbers were replaced)."""
+def to_json(result, index: int | None = None, head: dict | None = None) -> tuple[str, bool]:
+    """One JSON line (orjson writes the arrays natively); returns (text, whether non-finite numbers were replaced).
+    `head`: keys written first (`jaccli serve`'s id)."""
     import orjson
 
-    doc, replaced = document(result, index)
+    doc, replaced = document(result, index, head)
     return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n", replaced
 
 

@@ -126,7 +126,12 @@ class Server:
         start = time.perf_counter()
         result = run(request, executables=self.executables, eager=self.policy.eager(kind), expression=expression)
         self.policy.observe(kind, result.cache, time.perf_counter() - start, lambda: _eagerly(request, expression))
-        text, nonfinite = to_json(result, head={"id": data.get("id")}, fields=fields, compact=True)
+        if hasattr(result, "matrix"):  # sparse: the COO document (README "Sparse derivatives")
+            from ..output.sparse import to_json as to_sparse_json
+
+            text, nonfinite = to_sparse_json(result, head={"id": data.get("id")})
+        else:
+            text, nonfinite = to_json(result, head={"id": data.get("id")}, fields=fields, compact=True)
         if nonfinite:
             warn('the result has non-finite numbers, written as the strings "nan", "inf", "-inf"')
         return text

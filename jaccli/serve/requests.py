@@ -19,7 +19,8 @@ KEYS = {
     "mode": ("jacobian", "hessian", "hvp", "check"), "chunk_size": ("jacobian", "hessian"),
     "order": ("derivative", "check"), "partial": ("derivative", "check"), "with_value": ("eval", "grad"),
     "holomorphic": ("grad", "jacobian", "hessian", "derivative", "check"),
-    "fields": tuple(COMMANDS), "of": ("check",), "expect": ("check",), "rtol": ("check",), "atol": ("check",),
+    "fields": tuple(COMMANDS), "sparse": ("jacobian", "hessian", "check"), "of": ("check",), "expect": ("check",),
+    "rtol": ("check",), "atol": ("check",),
 }
 DOCUMENT_KEYS = ("command", "expr", "variables", "wrt", "point", "shape", "value", "mode", "dtype", "device",
                  "cache", "block", "function_value")
@@ -81,6 +82,7 @@ def to_request(data: dict, command: str):
         device=_choice(data, "device", ("cpu", "gpu", "tpu")), max_memory=_size(data),
         no_cache=bool(_typed(data, "no_cache", bool, "true or false")), chunk_size=_integer(data, "chunk_size", 1),
         order=order, partial=partial, with_value=bool(_typed(data, "with_value", bool, "true or false")),
+        sparse=_sparse(data),
     )
     if is_batch(request):
         raise JaccliError("serve answers one point a request: no '-' or file of records in at, v or u",
@@ -114,6 +116,14 @@ def check_options(data: dict) -> dict:
 
         expect = files.json_numbers(expect, "'expect'")
     return {"expect": expect, "rtol": _number(data, "rtol", 1e-5), "atol": _number(data, "atol", 1e-8)}
+
+
+def _sparse(data: dict) -> str:
+    """`sparse`: true (--sparse), false (--no-sparse) or "auto" (the default)."""
+    value = data.get("sparse", "auto")
+    if value not in (True, False, "auto"):
+        raise JaccliError(f"'sparse' takes true, false or \"auto\", not {json_kind(value)}")
+    return {True: "on", False: "off"}.get(value, "auto")
 
 
 def _typed(data: dict, key: str, kind: type, what: str):
