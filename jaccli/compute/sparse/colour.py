@@ -71,11 +71,13 @@ def colour_jacobian(pattern: sp.csr_array, prefer: str | None = None) -> Colouri
 def _jacobian(pattern, forward, n_forward, reverse, n_reverse, kind) -> Colouring:
     m, n = pattern.shape
     rows, cols = _entries(pattern)
-    # columns: a dense row (reverse seed) reads its VJP; rows: a dense column (forward seed) its JVP
-    from_reverse = reverse[rows] >= 0 if kind == "columns" else forward[cols] < 0
-    gather = np.where(from_reverse,
-                      n_forward * m + reverse[rows].astype(np.int64) * n + cols,
-                      forward[cols].astype(np.int64) * m + rows)
+    if (kind == "columns" and n_reverse == 0) or (kind == "rows" and n_forward == 0):  # one side only
+        gather = forward[cols].astype(np.int64) * m + rows if kind == "columns" else \
+            reverse[rows].astype(np.int64) * n + cols
+    else:  # columns: a dense row (reverse seed) reads its VJP; rows: a dense column (forward seed) its JVP
+        from_reverse = reverse[rows] >= 0 if kind == "columns" else forward[cols] < 0
+        gather = np.where(from_reverse, n_forward * m + reverse[rows].astype(np.int64) * n + cols,
+                          forward[cols].astype(np.int64) * m + rows)
     return Colouring(forward.astype(np.int32), n_forward, reverse.astype(np.int32), n_reverse, gather, kind)
 
 
@@ -114,10 +116,12 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
     """(group of each column, how many groups): columns of a group share no row. SciPy's compiled greedy
     grouping in natural and in largest-first order; `skip` columns get no group (-1)."""
     m, n = pattern.shape
-    csc = pattern.tocsc()
-    lengths = np.diff(csc.indptr)
     bound = int(np.diff(pattern.indptr).max(initial=0))  # the columns of one row need as many groups
-    best = None
+    lengths = np.bincount(pattern.indices, minlength=n)
+    best = _banded(pattern, lengths, skip)
+    if best is not None and best[1] <= bound:  # optimal: no greedy can do better
+        return best
+    csc = pattern.tocsc()
     for order in (None, "largest first"):
         if best is not None and best[1] <= bound:
             break
@@ -137,6 +141,23 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
         if best is None or count < best[1]:
             best = (groups, count)
     return best
+
+
+def _banded(pattern, lengths, skip):
+    """A band of width w: column j in group j mod w (no row reaches two columns w apart), as
+    Curtis, Powell and Reid group banded Jacobians; None for no entries."""
+    rows, cols = _entries(pattern)
+    if len(cols) == 0:
+        return None
+    offsets = cols - rows
+    width = int(offsets.max() - offsets.min()) + 1
+    groups = (np.arange(pattern.shape[1], dtype=np.int32) % width)
+    if skip is None and pattern.shape[1] >= width and lengths.min(initial=1) > 0:
+        return groups, width  # every column in use: nothing to renumber
+    if skip is not None:
+        groups[skip] = -1
+    groups = _renumber(groups, lengths, skip)
+    return groups, int(groups.max()) + 1 if (groups >= 0).any() else 0
 
 
 def _renumber(groups: np.ndarray, lengths: np.ndarray, skip) -> np.ndarray:
@@ -195,6 +216,10 @@ def colour_hessian(pattern: sp.csr_array) -> Colouring:
 
 
 def _entries(pattern: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
-    """(row, column) of each entry, in CSR order."""
-    rows = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
-    return rows, pattern.indices.astype(np.int64)
+    """(row, column) of each entry, in CSR order (made once a pattern: banding and the gather both need them)."""
+    found = getattr(pattern, "_jaccli_entries", None)
+    if found is None or len(found[1]) != len(pattern.indices):
+        rows = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
+        found = rows, pattern.indices.astype(np.int64)
+        pattern._jaccli_entries = found
+    return found

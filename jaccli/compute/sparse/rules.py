@@ -83,15 +83,21 @@ def structural(positions_of):
     def rule(eqn, ins, value):
         shapes = [shape_of(a) for a in eqn.invars]
         positions = positions_of(eqn.params, shapes, shape_of(eqn.outvars[0]), value)
-        sized = [(s, size_of(a)) for s, a in zip(ins, eqn.invars)]
-        if sum(1 for s, _ in sized if s is not None) == 0:
+        sizes = [size_of(a) for a in eqn.invars]
+        offsets = np.cumsum([0] + sizes[:-1])
+        present = [k for k, s in enumerate(ins) if s is not None]
+        if not present:
             return [None]
-        n = next(s for s, _ in sized if s is not None).shape[1]
-        if len(sized) == 1:
-            return [take(sized[0][0], positions)]
+        if len(present) == 1:  # one input has sets (a pad's fill value, a constant piece: none): no stacking
+            k = present[0]
+            if len(ins) > 1:
+                local = positions - offsets[k]
+                positions = np.where((local >= 0) & (local < sizes[k]), local, -1)
+            return [take(ins[k], positions)]
         from .sets import empty
 
-        stacked = _vstack([s if s is not None else empty(size, n) for s, size in sized])
+        n = ins[present[0]].shape[1]
+        stacked = _vstack([s if s is not None else empty(size, n) for s, size in zip(ins, sizes)])
         return [take(stacked, positions)]
 
     return rule

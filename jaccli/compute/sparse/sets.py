@@ -55,13 +55,13 @@ def take(sets: sp.csr_array | None, positions: np.ndarray) -> sp.csr_array | Non
         return None
     positions = np.asarray(positions, np.int64).reshape(-1)
     n = sets.shape[1]
-    if len(positions) == sets.shape[0] and np.array_equal(positions, np.arange(len(positions))):
-        return sets
     indptr = sets.indptr.astype(np.int64, copy=False)
     valid = positions >= 0
     run = _run(positions, valid)
     if run is not None:  # a slice, perhaps padded: views of the indices, new row pointers only
         first, start, length = run
+        if first == start == 0 and length == len(positions) == sets.shape[0]:
+            return sets
         rows = indptr[start:start + length + 1]
         new_indptr = np.empty(len(positions) + 1, np.int64)
         new_indptr[:first + 1] = 0
