@@ -1,0 +1,96 @@
+"""Position maps of the structural primitives: for each output entry, the entry of the inputs (numbered one
+input after the other) it is a copy of, or -1 (padding). NumPy on `arange(size)` in the input's shape, so
+each map is the primitive itself applied to entry numbers: slice, reshape, broadcast, pad, concatenate …
+
+    >>> _slice({"start_indices": (1,), "limit_indices": (5,), "strides": (2,)}, [(6,)], (2,), None)
+    array([1, 3])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _ids(shape) -> np.ndarray:
+    return np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+
+
+def _slice(params, shapes, out, value):
+    strides = params["strides"] or (1,) * len(shapes[0])
+    index = tuple(slice(a, b, s) for a, b, s in zip(params["start_indices"], params["limit_indices"], strides))
+    return _ids(shapes[0])[index]
+
+
+def _reshape(params, shapes, out, value):
+    ids = _ids(shapes[0])
+    if params.get("dimensions"):
+        ids = ids.transpose(params["dimensions"])
+    return ids.reshape(out)
+
+
+def _broadcast_in_dim(params, shapes, out, value):
+    dims = params["broadcast_dimensions"]
+    expanded = [1] * len(out)
+    for axis, d in zip(dims, shapes[0]):
+        expanded[axis] = d
+    return np.broadcast_to(_ids(shapes[0]).reshape(expanded), out)
+
+
+def _pad(params, shapes, out, value):
+    """pad(operand, fill): the fill value is a constant; negative padding cuts."""
+    if len(out) == 1 and params["padding_config"][0][2] == 0 and min(params["padding_config"][0][:2]) >= 0:
+        low, high, _ = params["padding_config"][0]
+        return np.concatenate([np.full(low, -1), np.arange(shapes[0][0]), np.full(high, -1)])
+    ids = _ids(shapes[0])
+    result = np.full(out, -1, np.int64)
+    target, source = [], []
+    for (low, _, interior), n_in in zip(params["padding_config"], shapes[0]):
+        where = low + np.arange(n_in) * (interior + 1)
+        inside = (where >= 0) & (where < out[len(target)])
+        target.append(where[inside])
+        source.append(np.flatnonzero(inside))
+    result[np.ix_(*target)] = ids[np.ix_(*source)]
+    return result
+
+
+def _concatenate(params, shapes, out, value):
+    offsets = np.cumsum([0] + [int(np.prod(s)) for s in shapes[:-1]])
+    return np.concatenate([_ids(s) + o for s, o in zip(shapes, offsets)], axis=params["dimension"])
+
+
+def _dynamic_slice(params, shapes, out, value):
+    starts = [value(1 + i) for i in range(len(shapes[0]))]
+    if any(s is None for s in starts):
+        raise Unknown("dynamic_slice with indices that depend on x")
+    starts = [int(np.clip(int(s), 0, d - k)) for s, d, k in zip(starts, shapes[0], out)]  # lax clamps them
+    return _ids(shapes[0])[tuple(slice(s, s + k) for s, k in zip(starts, out))]
+
+
+def _dynamic_update_slice(params, shapes, out, value):
+    starts = [value(2 + i) for i in range(len(shapes[0]))]
+    if any(s is None for s in starts):
+        raise Unknown("dynamic_update_slice with indices that depend on x")
+    ids = _ids(shapes[0]).copy()
+    starts = [int(np.clip(int(s), 0, d - k)) for s, d, k in zip(starts, shapes[0], shapes[1])]
+    ids[tuple(slice(s, s + k) for s, k in zip(starts, shapes[1]))] = _ids(shapes[1]) + ids.size
+    return ids
+
+
+class Unknown(Exception):
+    """A rule that cannot say (e.g. indices that depend on x): the dense rule and a warning follow."""
+
+
+POSITIONS = {
+    "slice": _slice,
+    "reshape": _reshape,
+    "squeeze": lambda p, s, out, v: _ids(s[0]).reshape(out),
+    "expand_dims": lambda p, s, out, v: _ids(s[0]).reshape(out),
+    "broadcast_in_dim": _broadcast_in_dim,
+    "transpose": lambda p, s, out, v: _ids(s[0]).transpose(p["permutation"]),
+    "rev": lambda p, s, out, v: np.flip(_ids(s[0]), p["dimensions"]),
+    "pad": _pad,
+    "concatenate": _concatenate,
+    "stack": lambda p, s, out, v: np.stack([_ids(t) + i * int(np.prod(t)) for i, t in enumerate(s)], p["axis"]),
+    "dynamic_slice": _dynamic_slice,
+    "dynamic_update_slice": _dynamic_update_slice,
+}
