@@ -116,14 +116,15 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
     """(group of each column, how many groups): columns of a group share no row. SciPy's compiled greedy
     grouping in natural and in largest-first order; `skip` columns get no group (-1)."""
     m, n = pattern.shape
+    skip = skip if skip is not None and len(skip) else None
     bound = int(np.diff(pattern.indptr).max(initial=0))  # the columns of one row need as many groups
     lengths = np.bincount(pattern.indices, minlength=n)
-    best = _banded(pattern, lengths, skip)
-    if best is not None and best[1] <= bound:  # optimal: no greedy can do better
+    best = _modular(pattern, lengths, skip, bound)
+    if best is not None and best[1] <= bound + 1:  # optimal, or one above: not worth a greedy pass
         return best
     csc = pattern.tocsc()
     for order in (None, "largest first"):
-        if best is not None and best[1] <= bound:
+        if best is not None and best[1] <= bound + (order is not None):
             break
         if order is not None:
             order = np.argsort(-lengths, kind="stable")
@@ -143,17 +144,28 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
     return best
 
 
-def _banded(pattern, lengths, skip):
-    """A band of width w: column j in group j mod w (no row reaches two columns w apart), as
-    Curtis, Powell and Reid group banded Jacobians; None for no entries."""
+def _modular(pattern, lengths, skip, bound: int):
+    """Column j in group j mod w, for the least w ≥ `bound` that no two columns of one row are a multiple of w
+    apart; None for no entries. The offsets col - row of a band or a stencil are few (a 5-point stencil on a
+    k-wide grid: 0, ±1, ±k), so w comes from their differences: a band of width w (Curtis, Powell and Reid),
+    and a stencil in about as many groups as its row holds."""
     rows, cols = _entries(pattern)
     if len(cols) == 0:
         return None
     offsets = cols - rows
-    width = int(offsets.max() - offsets.min()) + 1
-    groups = (np.arange(pattern.shape[1], dtype=np.int32) % width)
-    if skip is None and pattern.shape[1] >= width and lengths.min(initial=1) > 0:
-        return groups, width  # every column in use: nothing to renumber
+    low, high = int(offsets.min()), int(offsets.max())
+    width = high - low + 1
+    chosen = width
+    if width <= 10**7:
+        present = np.flatnonzero(np.bincount(offsets - low)) + low
+        if len(present) <= 256:
+            apart = np.abs(present[:, None] - present[None, :])
+            apart = apart[apart > 0]
+            chosen = next((w for w in range(max(bound, 1), min(width, bound + 64)) if not (apart % w == 0).any()),
+                          width)
+    groups = np.arange(pattern.shape[1], dtype=np.int32) % chosen
+    if skip is None and pattern.shape[1] >= chosen and lengths.min(initial=1) > 0:
+        return groups, chosen  # every column in use: nothing to renumber
     if skip is not None:
         groups[skip] = -1
     groups = _renumber(groups, lengths, skip)
@@ -208,10 +220,15 @@ def colour_hessian(pattern: sp.csr_array) -> Colouring:
     colours, count = group_columns(rest, skip=hubs)
     colours[hubs] = count + np.arange(len(hubs))
     rows, cols = _entries(pattern)
-    hub = np.zeros(n, bool)
-    hub[hubs] = True
     # H[i, j] is product colour(j) at row i; a hub row i reads it from its own product at row j (symmetry)
-    gather = np.where(hub[rows], colours[rows].astype(np.int64) * n + cols, colours[cols].astype(np.int64) * n + rows)
+    gather = colours[cols].astype(np.int64)
+    gather *= n
+    gather += rows
+    if len(hubs):
+        hub = np.zeros(n, bool)
+        hub[hubs] = True
+        at_hub = hub[rows]
+        gather[at_hub] = colours[rows[at_hub]].astype(np.int64) * n + cols[at_hub]
     return Colouring(colours.astype(np.int32), count + len(hubs), np.zeros(0, np.int32), 0, gather, "symmetric")
 
 
