@@ -67,10 +67,13 @@ def _names(value) -> tuple[str, ...] | None:
 def _request(command: str, expr: str, at, *, v=None, u=None, vars=None, wrt=None, partial=None,
              devices=None, **options) -> Request:
     """The Request the CLI would make: point and vectors read from Python values, names from lists or strings,
-    devices a number or "all"; every other option (mode, dtype, holomorphic, device, order, with_value,
-    max_memory, chunk_size, no_cache) as it is."""
+    devices a number or "all", sparse True, False or "auto" (a sparse result has `.matrix`, a SciPy CSR array);
+    every other option (mode, dtype, holomorphic, device, order, with_value, max_memory, chunk_size, no_cache) as
+    it is."""
     from .compute.devices import parse_devices
 
+    if "sparse" in options:
+        options["sparse"] = {True: "on", False: "off"}.get(options["sparse"], options["sparse"])
     return Request(command, expr, at=_inputs(at, "at"), v=_inputs(v, "v"), u=_inputs(u, "u"), vars=_names(vars),
                    wrt=_names(wrt), partial=_names(partial), devices=parse_devices(devices), **options)
 

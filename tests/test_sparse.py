@@ -248,3 +248,10 @@ def test_serve_answers_a_sparse_request_as_coo():
     request = {"id": 7, "command": "hessian", "expr": ROSENBROCK, "at": {"x": "full(5, 0.5)"}, "sparse": True}
     answer = json.loads(jaccli("serve", input=json.dumps(request) + "\n").stdout)
     assert answer["id"] == 7 and answer["format"] == "coo" and answer["nnz"] == 13
+
+
+def test_the_python_api_gives_a_csr_matrix():
+    import jaccli
+
+    result = jaccli.hessian(ROSENBROCK, at={"x": "full(6, 0.5)"}, sparse=True)
+    assert isinstance(result.matrix, sp.csr_array) and result.matrix.shape == (6, 6) and result.colours == 3
