@@ -87,12 +87,10 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
     setup = bind(request, spec, expression)
     device = select_device(request.device)
     devices = choose_everywhere(request.devices, device) if hosts else choose(request.devices, device)
-    if setup.command.name in ("jacobian", "hessian") or request.sparse == "on":
+    if request.sparse == "on":  # --sparse: the sparse path, or an error saying why not
         from .sparse.evaluate import run_sparse
 
-        found = run_sparse(setup, device, use_cache=use_cache, memory=memory)  # None: it stays dense
-        if found is not None:
-            return found
+        return run_sparse(setup, device, use_cache=use_cache, memory=memory)
     split = along_z(setup, devices, request.devices)  # a long vector over several devices: split along z
     key = entry = None
     seen = False
@@ -115,8 +113,19 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
         if result is not None:
             memory[key] = None  # seen once: compiled when it comes again
             return result
-    the_plan = plan(setup, tuple(entry[1]["out_shape"]), complex_out=entry[1].get("complex_out", False)) if entry \
-        else plan(setup)
+    if entry is None and setup.command.name in ("jacobian", "hessian") and request.sparse == "auto":
+        from .prepare import output_spec
+        from .sparse.evaluate import run_sparse
+
+        out_shape, complex_out = output_spec(setup.function, setup.z, setup.c)  # traced once, for both paths
+        if not complex_out:
+            found = run_sparse(setup, device, out_shape, use_cache=use_cache, memory=memory)  # None: dense
+            if found is not None:
+                return found
+        the_plan = plan(setup, out_shape, complex_out=complex_out)
+    else:
+        the_plan = plan(setup, tuple(entry[1]["out_shape"]), complex_out=entry[1].get("complex_out", False)) \
+            if entry else plan(setup)
     if entry is not None and entry[1].get("block") != the_plan.block:
         entry = None
     z, c, w = setup.z, setup.c, the_plan.vector

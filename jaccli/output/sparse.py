@@ -66,12 +66,16 @@ def to_plain(result, precision: int | None = None) -> str:
     return "".join(f"{i} {j} {number(v)}\n" for i, j, v in zip(rows.tolist(), cols.tolist(), data.tolist()))
 
 
-def to_npz(result) -> bytes:
-    """scipy.sparse.save_npz of the CSR matrix."""
+def write_npz(result, file) -> None:
+    """scipy.sparse.save_npz of the CSR matrix, into an open binary file."""
     import scipy.sparse as sp
 
+    sp.save_npz(file, sp.csr_matrix(result.matrix), compressed=False)
+
+
+def to_npz(result) -> bytes:
     buffer = io.BytesIO()
-    sp.save_npz(buffer, sp.csr_matrix(result.matrix), compressed=False)
+    write_npz(result, buffer)
     return buffer.getvalue()
 
 

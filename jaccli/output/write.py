@@ -88,6 +88,10 @@ def write_sparse(result, fmt: str, output: str | None, env, *, precision=None, f
             warn('the result has non-finite numbers, written as the strings "nan", "inf", "-inf"')
         emit(text, output, env)
         return
+    if fmt == "npz" and output:  # straight into the file: no copy of a large matrix in memory
+        with open_output(output, "wb") as file:
+            sparse.write_npz(result, file)
+        return
     render = {"npz": sparse.to_npz, "mtx": sparse.to_mtx, "csv": sparse.to_csv,
               "plain": lambda r: sparse.to_plain(r, precision)}[fmt]
     emit(render(result), output, env)

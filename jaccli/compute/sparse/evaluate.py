@@ -84,11 +84,13 @@ def operator(f, name: str, mode: str, counts: tuple[int, int], out_shape: tuple,
     return g
 
 
-def run_sparse(setup, device, *, use_cache: bool = False, memory=None) -> SparseResult | None:
+def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool = False,
+               memory=None) -> SparseResult | None:
     """The sparse answer at setup's point, or None when the request stays dense (auto found it doesn't pay)."""
     jax, _ = load_jax()
     request = setup.request
-    out_shape = output_shape(setup.function, setup.z, setup.c)
+    if out_shape is None:
+        out_shape = output_shape(setup.function, setup.z, setup.c)
     want = wanted(setup, out_shape)
     if want is False:
         return None
