@@ -251,6 +251,8 @@ def test_the_cache_keeps_the_scheme(tmp_path):
     (["hessian", "x[0]*x[1]", "--at", "1,2", "--sparse", "--no-sparse"], "contradict"),
     (["hessian", "x[0]*x[1]", "--at", "1,2", "--no-sparse", "-f", "npz"], "holds a sparse matrix"),
     (["hessian", "x[0]*x[1]", "--at", "1,2", "--sparse", "--chunk-size", "2"], "--chunk-size"),
+    (["hessian", "x[0]*x[1]", "--at", "1,2", "--sparse", "--plot", "-"], "--plot draws dense matrices"),
+    (["hessian", "x[0]*x[1]", "--at", "@/nonexistent.csv", "--sparse", "-f", "npz"], "one .npz file a point"),
 ])
 def test_bad_input_is_one_error_line(args, words):
     ran = jaccli(*args)

@@ -88,6 +88,11 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
     if plot is not None:
         from ..output.plot import plot_target
 
+        if request.sparse == "on":
+            from ..errors import JaccliError
+
+            raise JaccliError("--plot draws dense matrices, and --sparse gives a sparse one",
+                              hint="`jaccli inspect EXPR --at … --sparse` draws its pattern; or use --no-sparse")
         drawing = plot_target(plot, plot_kind.value if plot_kind else None, plot_size, many=is_batch(request),
                               symbolic=symbolic or shared.fmt == "latex")
     if symbolic or shared.fmt == "latex":
