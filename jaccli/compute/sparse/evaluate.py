@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from ...errors import JaccliError, warn
 from .. import cache, derivatives
 from ..backend import device_name, load_jax, no_xla_cache, runtime_error
-from ..prepare import Plan, output_shape, plan
+from ..prepare import Plan, output_spec, plan
 from .scheme import Scheme, find_scheme, guard, refused, wanted
 
 
@@ -90,7 +90,10 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
     jax, _ = load_jax()
     request = setup.request
     if out_shape is None:
-        out_shape = output_shape(setup.function, setup.z, setup.c)
+        out_shape, complex_out = output_spec(setup.function, setup.z, setup.c)
+        if complex_out:
+            raise JaccliError("--sparse takes real variables and outputs, and this expression is complex",
+                              hint="use --no-sparse")
     want = wanted(setup, out_shape)
     if want is False:
         return None
@@ -99,7 +102,7 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
     key = None
     if use_cache or memory is not None:
         key = cache.executable_key(
-            command=request.command, mode=request.mode, dtype=request.dtype, expr=str(setup.expression),
+            command=request.command, mode=request.mode, dtype=setup.dtype.name, expr=str(setup.expression),
             sparse=request.sparse, budget=setup.budget, layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
             device=(device.platform, device.device_kind, device.id))
     entry = memory.get(key) if memory is not None and key is not None else None

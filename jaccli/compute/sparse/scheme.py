@@ -87,7 +87,7 @@ def wanted(setup, out_shape: tuple) -> bool | None:
             raise ShapeError(f"a sparse Hessian needs a scalar expression, but got {math.prod(out_shape)} outputs "
                              f"(shape {out_shape})", hint="sum the outputs, or take the sparse `jacobian` of each")
         return False
-    if np.issubdtype(setup.dtype, np.complexfloating):
+    if np.issubdtype(setup.dtype, np.complexfloating) or getattr(request, "holomorphic", False):
         if request.sparse == "on":
             raise JaccliError("--sparse takes real variables and outputs", hint="use --no-sparse for complex ones")
         return False
