@@ -5,8 +5,9 @@ that share no column go in one VJP), whichever needs fewer products; dense rows 
 apart, one VJP (JVP) each, so an arrowhead costs about 3 products, not n. A Hessian is coloured
 symmetrically: its hubs (dense rows, and by symmetry columns) get one HVP each and give their row from
 their column; the rest is a distance-2 colouring (itself a star colouring) of what remains, so an arrowhead
-costs 2. The grouping is SciPy's compiled greedy one (`scipy.optimize._group_columns.group_sparse`, what
-`approx_fprime`'s sparse Jacobians use), in natural and in largest-first order, the fewer kept.
+costs 2. Bands and stencils are grouped from their offsets (structured.py); otherwise the grouping is SciPy's
+compiled greedy one (`scipy.optimize._group_columns.group_sparse`, what `least_squares`' sparse Jacobians use),
+in natural and in largest-first order, the fewer kept.
 
 `Colouring.gather` decompresses: the products laid end to end and flattened, entry k of the pattern (CSR
 order) is `products[gather[k]]`.
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from .structured import structured
 
 MAX_APART = 64  # dense rows or columns taken apart at most
 
@@ -119,9 +122,13 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
     skip = skip if skip is not None and len(skip) else None
     bound = int(np.diff(pattern.indptr).max(initial=0))  # the columns of one row need as many groups
     lengths = np.bincount(pattern.indices, minlength=n)
-    best = _modular(pattern, lengths, skip, bound)
-    if best is not None and best[1] <= bound + 1:  # optimal, or one above: not worth a greedy pass
-        return best
+    best = structured(pattern, _entries(pattern), bound)
+    if best is not None:
+        groups = best[0] if skip is None and lengths.min(initial=1) > 0 else _renumber(_skipped(best[0], skip),
+                                                                                     lengths, skip)
+        best = groups, int(groups.max(initial=-1)) + 1
+        if best[1] <= bound + 1:  # optimal, or one above: not worth a greedy pass
+            return best
     csc = pattern.tocsc()
     for order in (None, "largest first"):
         if best is not None and best[1] <= bound + (order is not None):
@@ -144,32 +151,11 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
     return best
 
 
-def _modular(pattern, lengths, skip, bound: int):
-    """Column j in group j mod w, for the least w ≥ `bound` that no two columns of one row are a multiple of w
-    apart; None for no entries. The offsets col - row of a band or a stencil are few (a 5-point stencil on a
-    k-wide grid: 0, ±1, ±k), so w comes from their differences: a band of width w (Curtis, Powell and Reid),
-    and a stencil in about as many groups as its row holds."""
-    rows, cols = _entries(pattern)
-    if len(cols) == 0:
-        return None
-    offsets = cols - rows
-    low, high = int(offsets.min()), int(offsets.max())
-    width = high - low + 1
-    chosen = width
-    if width <= 10**7:
-        present = np.flatnonzero(np.bincount(offsets - low)) + low
-        if len(present) <= 256:
-            apart = np.abs(present[:, None] - present[None, :])
-            apart = apart[apart > 0]
-            chosen = next((w for w in range(max(bound, 1), min(width, bound + 64)) if not (apart % w == 0).any()),
-                          width)
-    groups = np.arange(pattern.shape[1], dtype=np.int32) % chosen
-    if skip is None and pattern.shape[1] >= chosen and lengths.min(initial=1) > 0:
-        return groups, chosen  # every column in use: nothing to renumber
+def _skipped(groups: np.ndarray, skip) -> np.ndarray:
     if skip is not None:
+        groups = groups.copy()
         groups[skip] = -1
-    groups = _renumber(groups, lengths, skip)
-    return groups, int(groups.max()) + 1 if (groups >= 0).any() else 0
+    return groups
 
 
 def _renumber(groups: np.ndarray, lengths: np.ndarray, skip) -> np.ndarray:
