@@ -74,9 +74,11 @@ def colour_jacobian(pattern: sp.csr_array, prefer: str | None = None) -> Colouri
 def _jacobian(pattern, forward, n_forward, reverse, n_reverse, kind) -> Colouring:
     m, n = pattern.shape
     rows, cols = _entries(pattern)
+    wide = _index_type(n_forward * m + n_reverse * n)
     if (kind == "columns" and n_reverse == 0) or (kind == "rows" and n_forward == 0):  # one side only
-        gather = forward[cols].astype(np.int64) * m + rows if kind == "columns" else \
-            reverse[rows].astype(np.int64) * n + cols
+        gather = forward.astype(wide)[cols] if kind == "columns" else reverse.astype(wide)[rows]
+        gather *= m if kind == "columns" else n
+        gather += rows if kind == "columns" else cols
     else:  # columns: a dense row (reverse seed) reads its VJP; rows: a dense column (forward seed) its JVP
         from_reverse = reverse[rows] >= 0 if kind == "columns" else forward[cols] < 0
         gather = np.where(from_reverse, n_forward * m + reverse[rows].astype(np.int64) * n + cols,
@@ -207,7 +209,7 @@ def colour_hessian(pattern: sp.csr_array) -> Colouring:
     colours[hubs] = count + np.arange(len(hubs))
     rows, cols = _entries(pattern)
     # H[i, j] is product colour(j) at row i; a hub row i reads it from its own product at row j (symmetry)
-    gather = colours[cols].astype(np.int64)
+    gather = colours.astype(_index_type((count + len(hubs)) * n))[cols]
     gather *= n
     gather += rows
     if len(hubs):
@@ -218,11 +220,17 @@ def colour_hessian(pattern: sp.csr_array) -> Colouring:
     return Colouring(colours.astype(np.int32), count + len(hubs), np.zeros(0, np.int32), 0, gather, "symmetric")
 
 
+def _index_type(size: int):
+    """int32 for indices below 2³¹ (half the memory traffic), else int64."""
+    return np.int32 if size < 2**31 else np.int64
+
+
 def _entries(pattern: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
     """(row, column) of each entry, in CSR order (made once a pattern: banding and the gather both need them)."""
     found = getattr(pattern, "_jaccli_entries", None)
     if found is None or len(found[1]) != len(pattern.indices):
-        rows = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
-        found = rows, pattern.indices.astype(np.int64)
+        kind = _index_type(max(pattern.shape))
+        rows = np.repeat(np.arange(pattern.shape[0], dtype=kind), np.diff(pattern.indptr))
+        found = rows, pattern.indices.astype(kind, copy=False)
         pattern._jaccli_entries = found
     return found
