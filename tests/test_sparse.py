@@ -120,6 +120,30 @@ def test_unknown_primitive_is_dense_with_a_warning():
     assert found[:3, :6].all() and not found[:3, 6:].any() and np.array_equal(found[3:, 6:], np.eye(2, dtype=bool))
 
 
+def test_rules_beyond_the_language():
+    """Primitives jaccli's expressions do not make, against JAX's own Jacobian: a pad whose fill value
+    depends on x, a scatter-add, a dynamic slice, a loop."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaccli.compute.sparse.pattern import jacobian_pattern
+
+    def loop(z):
+        return jax.lax.fori_loop(0, 3, lambda i, v: v * jnp.roll(v, 1), z[:4])
+
+    functions = [
+        lambda z, c: jax.lax.pad(z[:3], z[3], ((1, 2, 0),)),
+        lambda z, c: jnp.zeros(3).at[jnp.array([0, 2, 0])].add(z[:3] * z[3]),
+        lambda z, c: jax.lax.dynamic_slice(z, (jnp.array(1),), (2,)) * z[0],
+        lambda z, c: loop(z),
+    ]
+    z = np.arange(1.0, 6.0)
+    for f in functions:
+        found = jacobian_pattern(f, 5, 0, np.float64)[0].toarray()
+        true = np.asarray(jax.jacfwd(f)(z, np.zeros(0))).reshape(found.shape) != 0
+        assert np.array_equal(found, true)
+
+
 def colours(command: str, expr: str, at: str) -> int:
     from jaccli.compute.sparse.colour import colour_hessian, colour_jacobian
     from jaccli.compute.sparse.pattern import hessian_pattern, jacobian_pattern

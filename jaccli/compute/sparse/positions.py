@@ -8,7 +8,19 @@ each map is the primitive itself applied to entry numbers: slice, reshape, broad
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class Run(NamedTuple):
+    """A position map that is one contiguous run of input 0: `first` entries -1, then start … start+length-1,
+    then -1 up to `total` (a slice of leading rows, a pad along the first axis): taken without any array."""
+
+    first: int
+    start: int
+    length: int
+    total: int
 
 
 def _ids(shape) -> np.ndarray:
@@ -17,6 +29,11 @@ def _ids(shape) -> np.ndarray:
 
 def _slice(params, shapes, out, value):
     strides = params["strides"] or (1,) * len(shapes[0])
+    shape = shapes[0]
+    if all(s == 1 for s in strides) and tuple(out[1:]) == tuple(shape[1:]):  # leading rows: contiguous
+        row = int(np.prod(shape[1:], dtype=np.int64))
+        length = int(np.prod(out, dtype=np.int64))
+        return Run(0, params["start_indices"][0] * row, length, length)
     index = tuple(slice(a, b, s) for a, b, s in zip(params["start_indices"], params["limit_indices"], strides))
     return _ids(shapes[0])[index]
 
@@ -38,9 +55,10 @@ def _broadcast_in_dim(params, shapes, out, value):
 
 def _pad(params, shapes, out, value):
     """pad(operand, fill): the fill value is a constant; negative padding cuts."""
-    if len(out) == 1 and params["padding_config"][0][2] == 0 and min(params["padding_config"][0][:2]) >= 0:
-        low, high, _ = params["padding_config"][0]
-        return np.concatenate([np.full(low, -1), np.arange(shapes[0][0]), np.full(high, -1)])
+    (low, high, interior), *rest = params["padding_config"]
+    if interior == 0 and min(low, high) >= 0 and all(tuple(r) == (0, 0, 0) for r in rest):  # along axis 0 only
+        row = int(np.prod(shapes[0][1:], dtype=np.int64))
+        return Run(low * row, 0, int(np.prod(shapes[0], dtype=np.int64)), int(np.prod(out, dtype=np.int64)))
     ids = _ids(shapes[0])
     result = np.full(out, -1, np.int64)
     target, source = [], []

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .positions import POSITIONS, Unknown, _ids
-from .sets import gather_union, product, spread, take, union
+from .positions import POSITIONS, Run, Unknown, _ids
+from .sets import gather_union, product, spread, take, take_run, union
 
 ELEMENTWISE = frozenset("""
 add sub mul div neg max min pow integer_pow square sqrt rsqrt cbrt exp exp2 expm1 log log1p sin cos tan asin acos
@@ -89,6 +89,14 @@ def structural(positions_of):
         present = [k for k, s in enumerate(ins) if s is not None]
         if not present:
             return [None]
+        if isinstance(positions, Run):
+            if present == [0]:
+                return [take_run(ins[0], positions)]
+            first, start, length, total = positions  # a pad whose fill value depends on x: as an array
+            positions = np.concatenate([np.full(first, -1), np.arange(start, start + length),
+                                        np.full(total - first - length, -1)])
+        if eqn.primitive.name == "pad" and ins[1] is not None:  # the fill value goes wherever there is padding
+            positions = np.where(np.asarray(positions) < 0, sizes[0], positions)
         if len(present) == 1:  # one input has sets (a pad's fill value, a constant piece: none): no stacking
             k = present[0]
             if len(ins) > 1:

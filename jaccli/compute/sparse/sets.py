@@ -59,15 +59,7 @@ def take(sets: sp.csr_array | None, positions: np.ndarray) -> sp.csr_array | Non
     valid = positions >= 0
     run = _run(positions, valid)
     if run is not None:  # a slice, perhaps padded: views of the indices, new row pointers only
-        first, start, length = run
-        if first == start == 0 and length == len(positions) == sets.shape[0]:
-            return sets
-        rows = indptr[start:start + length + 1]
-        new_indptr = np.empty(len(positions) + 1, np.int64)
-        new_indptr[:first + 1] = 0
-        np.subtract(rows[1:], rows[0], out=new_indptr[first + 1:first + length + 1])
-        new_indptr[first + length + 1:] = rows[-1] - rows[0]
-        return matrix(sets.indices[rows[0]:rows[-1]], new_indptr, len(positions), n)
+        return take_run(sets, (*run, len(positions)))
     safe = np.where(valid, positions, 0)
     counts = np.where(valid, indptr[safe + 1] - indptr[safe], 0)
     new_indptr = np.zeros(len(positions) + 1, np.int64)
@@ -78,6 +70,22 @@ def take(sets: sp.csr_array | None, positions: np.ndarray) -> sp.csr_array | Non
     starts = np.repeat(indptr[safe] - new_indptr[:-1], counts)
     indices = sets.indices[starts + np.arange(total, dtype=np.int64)]
     return matrix(indices, new_indptr, len(positions), n)
+
+
+def take_run(sets: sp.csr_array | None, run) -> sp.csr_array | None:
+    """`take` of the run (first, start, length, total): `first` empty rows, rows start … start+length-1, empty
+    rows up to `total`. O(rows) row pointers; the column indices are a view."""
+    if sets is None:
+        return None
+    first, start, length, total = run
+    if first == start == 0 and length == total == sets.shape[0]:
+        return sets
+    rows = sets.indptr[start:start + length + 1].astype(np.int64, copy=False)
+    new_indptr = np.empty(total + 1, np.int64)
+    new_indptr[:first + 1] = 0
+    np.subtract(rows[1:], rows[0], out=new_indptr[first + 1:first + length + 1])
+    new_indptr[first + length + 1:] = rows[-1] - rows[0]
+    return matrix(sets.indices[rows[0]:rows[-1]], new_indptr, total, sets.shape[1])
 
 
 def _run(positions: np.ndarray, valid: np.ndarray):
