@@ -118,47 +118,59 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
     if scheme is None:
         return None
     guard(setup, scheme)
-    the_plan = plan(setup, out_shape, blocks=False, guard=False)
+    the_plan = plan(setup, out_shape, blocks=False, guard=False, complex_out=False)
     colouring = scheme.colouring
     if setup.command.name == "jacobian":
         the_plan = replace(the_plan, mode="rev" if colouring.kind == "rows" else "fwd")
-    g = operator(setup.function, setup.command.name, the_plan.mode, (colouring.n_forward, colouring.n_reverse),
-                 out_shape, setup.layout.z_size, setup.dtype)
-    f = setup.function
+    if entry is None and use_cache:
+        entry = cache.load_executable(key, device)
+    products, finite, entry = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
+    if not bool(finite):
+        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
+    return SparseResult(the_plan, decompress(scheme, products), scheme, device_name(device),
+                        "off" if key is None else "hit" if entry is not None else "miss")
+
+
+def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memory):
+    """(the products, whether f is finite, the entry used or None): the kept executable, else one compiled now
+    (and kept); one that won't run is replaced."""
+    jax, _ = load_jax()
+    colouring, f = scheme.colouring, setup.function
+    g = operator(f, setup.command.name, the_plan.mode, (colouring.n_forward, colouring.n_reverse),
+                 the_plan.out_shape, setup.layout.z_size, setup.dtype)
 
     def checked(z, c, w):
         import jax.numpy as jnp
 
         return g(z, c, w), jnp.all(jnp.isfinite(f(z, c)))
 
+    def compile_fresh():
+        with no_xla_cache(jax):
+            compiled = jax.jit(checked).lower(z, c, w).compile()
+        metadata = {"out_shape": list(the_plan.out_shape), "block": None}
+        if use_cache:
+            cache.store_executable(key, compiled, metadata)
+        return compiled, metadata
+
     z, c, w = setup.z, setup.c, colouring.seeds()
-    if entry is None and use_cache:
-        entry = cache.load_executable(key, device)
     try:
         with jax.default_device(device):
-            if entry is None:
-                with no_xla_cache(jax):
-                    compiled = jax.jit(checked).lower(z, c, w).compile()
-                metadata = {"out_shape": list(out_shape), "block": None}
-                if use_cache:
-                    cache.store_executable(key, compiled, metadata)
-                entry_made = (compiled, {**metadata, "scheme": scheme})
-            else:
-                compiled = entry[0]
-                entry_made = (compiled, {**entry[1], "scheme": scheme})
+            try:
+                compiled, metadata = entry if entry is not None else compile_fresh()
+                products, finite = compiled(z, c, w)
+            except (RuntimeError, ValueError, TypeError):  # a kept executable that won't run: replace it
+                if entry is None:
+                    raise
+                entry = None
+                compiled, metadata = compile_fresh()
+                products, finite = compiled(z, c, w)
             if memory is not None:
-                memory[key] = entry_made
-            products, finite = compiled(z, c, w)
-            products = np.asarray(products)
+                memory[key] = (compiled, {**metadata, "scheme": scheme})
+            return np.asarray(products), finite, entry
     except JaccliError:
         raise
     except (RuntimeError, MemoryError) as error:
         raise runtime_error(error, "try --device cpu, a smaller problem, or --dtype float32") from error
-    if not bool(finite):
-        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
-    matrix = decompress(scheme, products)
-    return SparseResult(the_plan, matrix, scheme, device_name(device),
-                        "off" if key is None else "hit" if entry is not None else "miss")
 
 
 def decompress(scheme: Scheme, products: np.ndarray) -> sp.csr_array:
