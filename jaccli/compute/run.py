@@ -115,10 +115,12 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
             return result
     if entry is None and setup.command.name in ("jacobian", "hessian") and request.sparse == "auto":
         from .prepare import output_spec
-        from .sparse.evaluate import run_sparse
+        from .sparse import might_pay
 
         out_shape, complex_out = output_spec(setup.function, setup.z, setup.c)  # traced once, for both paths
-        if not complex_out:
+        if not complex_out and might_pay(setup, out_shape):  # a large result: is it mostly zeros?
+            from .sparse.evaluate import run_sparse
+
             found = run_sparse(setup, device, out_shape, use_cache=use_cache, memory=memory)  # None: dense
             if found is not None:
                 return found

@@ -18,11 +18,11 @@ import scipy.sparse as sp
 
 from ...errors import JaccliError, ShapeError, TooLargeError
 from ...inputs.builders import format_bytes
+from . import dense_entries, might_pay
 from .colour import Colouring, colour_hessian, colour_jacobian
 from .pattern import hessian_pattern, jacobian_pattern
 from .sets import TooDense
 
-AUTO_ENTRIES = 10**6  # auto looks at the pattern of dense results larger than this
 AUTO_DENSITY = 0.1
 
 
@@ -98,16 +98,12 @@ def wanted(setup, out_shape: tuple) -> bool | None:
         return False
     if request.sparse == "on":
         return True
-    n = setup.layout.z_size
-    entries = math.prod(out_shape) * n * (n if command.name == "hessian" else 1)
-    return None if entries > AUTO_ENTRIES or refused(setup, out_shape) else False
+    return None if might_pay(setup, out_shape) else False
 
 
 def refused(setup, out_shape: tuple) -> bool:
     """Whether the dense result would exceed the memory budget."""
-    n = setup.layout.z_size
-    entries = math.prod(out_shape) * n * (n if setup.command.name == "hessian" else 1)
-    return entries * setup.dtype.itemsize > setup.budget
+    return dense_entries(setup, out_shape) * setup.dtype.itemsize > setup.budget
 
 
 def find_scheme(setup, out_shape: tuple, *, must: bool) -> Scheme | None:
