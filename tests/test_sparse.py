@@ -247,6 +247,12 @@ def test_many_points_share_one_pattern(tmp_path):
     assert ran.returncode == 0 and sp.load_npz(tmp_path / "H.1.npz").nnz == 10
 
 
+def test_many_points_of_other_shapes_stop_with_one_error():
+    ran = jaccli("hessian", ROSENBROCK, "--at", "-", "--sparse", "-f", "json", input="[1,2,3]\n[4,5]\n")
+    assert ran.returncode == 2 and json.loads(ran.stdout.splitlines()[0])["index"] == 0
+    assert ran.stderr.startswith("error: record 2: the variables have shapes x (2,)")
+
+
 def test_wrt_and_models():
     ran = jaccli("jacobian", "r = x[1:]*y[:-1]; r + y[1:]", "--at", "x=linspace(1,2,5)", "--at",
                  "y=linspace(2,3,5)", "--wrt", "y", "--sparse", "-f", "json")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import JaccliError, warn
+from ..errors import JaccliError, PointError, warn
 from . import sparse
 from .destinations import Checked, open_output, refuse_overwriting_inputs, writing
 from .write import choose_format
@@ -31,12 +31,18 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
                           hint=f"give the first name: -o H.{fmt} writes H.0.{fmt}, H.1.{fmt}, …")
     refuse_overwriting_inputs(output, request, env)
     memory: dict = {}  # the compiled function and its scheme, found at the first point
-    stream = None
+    stream = first = None
     try:
         for index, spec in enumerate(point_specs(request, env.stdin.buffer)):
             result = run(request, spec, executables=memory)
             if not hasattr(result, "matrix"):
                 raise JaccliError(f"`{request.command}` has no sparse form here", hint="use --no-sparse")
+            shapes = [(slot.name, slot.shape) for slot in result.layout.slots]
+            first = first or shapes
+            if shapes != first:
+                raise PointError(f"record {index + 1}: the variables have shapes {_shapes(shapes)}, but the first "
+                                 f"record's were {_shapes(first)}: one pattern is for points of one shape",
+                                 hint="results before it were written; run points of other shapes apart")
             if fmt in ("npz", "mtx"):
                 with open_output(numbered(output, index), "wb") as file:
                     file.write(sparse.to_npz(result) if fmt == "npz" else sparse.to_mtx(result))
@@ -68,3 +74,7 @@ def _lines(result, fmt: str, index: int, precision) -> str:
         return ("index,row,col,value\n" if index == 0 else "") + "".join(
             f"{index},{line}\n" for line in body.splitlines())
     return "".join(f"{index} {line}\n" for line in sparse.to_plain(result, precision).splitlines())
+
+
+def _shapes(shapes) -> str:
+    return ", ".join(f"{name} {shape}" for name, shape in shapes)
