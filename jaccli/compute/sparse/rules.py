@@ -125,7 +125,9 @@ def cumulative(eqn, ins, value):
     import scipy.sparse as sp
 
     shape, axis = shape_of(eqn.invars[0]), eqn.params["axis"]
-    ids = np.moveaxis(_ids(shape), axis, -1).reshape(-1, shape[axis])
+    length = shape[axis]
+    _no_more_than(size_of(eqn.invars[0]) * (length + 1) // 2)
+    ids = np.moveaxis(_ids(shape), axis, -1).reshape(-1, length)
     later, earlier = np.tril_indices(shape[axis])
     if eqn.params.get("reverse"):
         later, earlier = earlier, later
@@ -180,6 +182,7 @@ def dot_general(eqn, ins, value):
         return (np.asarray(known).reshape(-1)[ids.reshape(-1)] != 0).reshape(ids.shape)
 
     parts = []
+    _no_more_than((ins[0] is not None) * nb * nk * nj * ni + (ins[1] is not None) * nb * ni * nk * nj, mask_size=True)
     if ins[0] is not None:  # lhs[b, i, k] where rhs[b, k, j] may be nonzero, for every i
         b, k, j = np.nonzero(mask(1))
         rows = out[b[:, None], np.arange(ni)[None, :], j[:, None]].reshape(-1)
@@ -193,6 +196,16 @@ def dot_general(eqn, ins, value):
         parts.append(product(sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(out.size, right.size)),
                              ins[1]))
     return [union(*parts)]
+
+
+def _no_more_than(pairs: int, mask_size: bool = False) -> None:
+    """Refuse, before building it, a selector of more pairs than a set may hold (cumsum of 10⁶ entries: 5·10¹¹).
+    A product's pairs are counted as if every entry of the other factor were nonzero: its known zeros may make
+    fewer, so it is refused only when that bound is also far beyond the limit."""
+    from .sets import LIMIT, TooDense
+
+    if pairs > LIMIT["nnz"] * (64 if mask_size else 1):
+        raise TooDense(f"about {pairs:,} dependencies")
 
 
 def gather(eqn, ins, value):
