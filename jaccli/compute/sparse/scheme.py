@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ...errors import JaccliError, ShapeError, TooLargeError
+from ...errors import ComputeError, JaccliError, ShapeError, TooLargeError
 from ...inputs.builders import format_bytes
 from . import dense_entries, might_pay
 from .colour import Colouring, colour_hessian, colour_jacobian
@@ -122,6 +122,13 @@ def find_scheme(setup, out_shape: tuple, *, must: bool) -> Scheme | None:
         raise TooLargeError(f"the sparsity pattern of the {setup.command.name} has too many nonzeros ({why}) "
                             f"for the memory budget of {format_bytes(setup.budget)}",
                             hint="raise --max-memory, or use --no-sparse") from None
+    except JaccliError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a jaxpr no rule foresaw: auto stays dense, --sparse says so
+        if not must:
+            return None
+        raise ComputeError(f"could not find the sparsity pattern ({type(error).__name__}: {error})",
+                           hint="use --no-sparse") from error
     detected = time.perf_counter()
     mode = setup.request.mode
     colouring = colour_hessian(pattern) if setup.command.name == "hessian" else \
