@@ -45,10 +45,10 @@ class Scheme:
         return self.nnz / (m * n) if m * n else 0.0
 
     def pays(self) -> bool:
-        """auto: sparse when mostly zeros and the products are fewer than a third of the dense ones."""
+        """auto: sparse when mostly zeros and the products are at most a third of the dense ones (min(m, n):
+        jacobian --mode auto takes the smaller side; a Hessian n)."""
         m, n = self.pattern.shape
-        dense_products = n if self.colouring.kind != "rows" else m
-        return self.density <= AUTO_DENSITY and self.colouring.colours <= max(1, min(m, n, dense_products) / 3)
+        return self.density <= AUTO_DENSITY and self.colouring.colours <= max(1, min(m, n) / 3)
 
     def to_bytes(self) -> bytes:
         c = self.colouring
