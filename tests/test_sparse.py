@@ -69,6 +69,7 @@ CORPUS = [  # (command, expression, point): each detected pattern must equal the
     ("jacobian", "[prod(x[:2]), x[3]/x[4]]", "x=random(5, seed=3)"),
     ("hessian", "r = x[1:] - x[:-1]**2; sum(100*r**2 + (1 - x[:-1])**2)", "x=random(7, seed=3)"),  # definitions
     ("hessian", "sum(tril(outer(x, x)))", "x=random(5, seed=3)"),  # a constant mask
+    ("hessian", "x*y**2 + sum(z[1:]*z[:-1])*y", "x=0.5,y=1.5,z=random(4, seed=3)"),  # several variables
 ]
 
 

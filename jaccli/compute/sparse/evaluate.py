@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from ...errors import JaccliError, warn
+from ...errors import JaccliError, TooLargeError, warn
 from .. import cache, derivatives
 from ..backend import device_name, load_jax, no_xla_cache, runtime_error
 from ..prepare import Plan, output_spec, plan
@@ -117,7 +117,12 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
             cache.store_blob(key, scheme.to_bytes())
     if scheme is None:
         return None
-    guard(setup, scheme)
+    try:
+        guard(setup, scheme)
+    except TooLargeError:
+        if must:
+            raise
+        return None  # auto: the dense path says what is too large
     the_plan = plan(setup, out_shape, blocks=False, guard=False, complex_out=False)
     colouring = scheme.colouring
     if setup.command.name == "jacobian":

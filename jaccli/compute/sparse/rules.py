@@ -112,6 +112,18 @@ def structural(positions_of):
     return rule
 
 
+def split(eqn, ins, value):
+    """split along `axis` into pieces of `sizes`: each piece a slice (a run of rows when the axis leads)."""
+    shape, axis = shape_of(eqn.invars[0]), eqn.params["axis"]
+    ids, start, outs = _ids(shape), 0, []
+    for size in eqn.params["sizes"]:
+        index = [slice(None)] * len(shape)
+        index[axis] = slice(start, start + int(size))
+        outs.append(take(ins[0], ids[tuple(index)]))
+        start += int(size)
+    return outs
+
+
 def reduction(eqn, ins, value):
     """reduce_sum/max/min/prod over `axes`: each output entry is the union of its group."""
     in_shape, out_shape = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
@@ -268,7 +280,7 @@ RULES = {
     **{name: reduction for name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")},
     **{name: cumulative for name in ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")},
     **{name: dense for name in DENSE},
-    "sort": along_axis, "top_k": along_axis,
+    "sort": along_axis, "top_k": along_axis, "split": split,
     "dot_general": dot_general,
     "gather": gather,
     **{name: scatter for name in ("scatter", "scatter-add", "scatter_add", "scatter-mul", "scatter_mul",
