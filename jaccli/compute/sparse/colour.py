@@ -123,14 +123,15 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
     m, n = pattern.shape
     skip = skip if skip is not None and len(skip) else None
     bound = int(np.diff(pattern.indptr).max(initial=0))  # the columns of one row need as many groups
-    lengths = np.bincount(pattern.indices, minlength=n)
     best = structured(pattern, _entries(pattern), bound)
     if best is not None:
-        groups = best[0] if skip is None and lengths.min(initial=1) > 0 else _renumber(_skipped(best[0], skip),
-                                                                                     lengths, skip)
+        groups, count = _skipped(best[0], skip), best[1]  # an empty column keeps its group: it is never read
+        if count <= bound + 1:  # optimal, or one above: not worth a greedy pass
+            return groups, count
+    lengths = np.bincount(pattern.indices, minlength=n)
+    if best is not None:
+        groups = _renumber(groups, lengths, skip)
         best = groups, int(groups.max(initial=-1)) + 1
-        if best[1] <= bound + 1:  # optimal, or one above: not worth a greedy pass
-            return best
     csc = pattern.tocsc()
     for order in (None, "largest first"):
         if best is not None and best[1] <= bound + (order is not None):

@@ -26,12 +26,13 @@ def structured(pattern, entries, bound: int):
     n = pattern.shape[1]
     if len(cols) == 0:
         return None
-    offsets = cols - rows
-    low, high = int(offsets.min()), int(offsets.max())
+    shifted = cols - rows
+    low, high = int(shifted.min()), int(shifted.max())
     width = high - low + 1
     if width > 10**7:
         return None
-    present = np.flatnonzero(np.bincount(offsets - low)) + low
+    shifted -= low
+    present = np.flatnonzero(np.bincount(shifted)) + low
     if len(present) > MAX_OFFSETS:
         return _modular(n, width)
     apart = present[:, None] - present[None, :]
