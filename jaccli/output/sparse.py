@@ -70,7 +70,7 @@ def write_npz(result, file) -> None:
     """scipy.sparse.save_npz of the CSR matrix, into an open binary file."""
     import scipy.sparse as sp
 
-    sp.save_npz(file, sp.csr_matrix(result.matrix), compressed=False)
+    sp.save_npz(file, sp.csr_matrix(result.matrix, copy=False), compressed=False)
 
 
 def to_npz(result) -> bytes:
