@@ -152,7 +152,9 @@ def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memo
     def compile_fresh():
         with no_xla_cache(jax):
             compiled = jax.jit(checked).lower(z, c, w).compile()
-        metadata = {"out_shape": list(the_plan.out_shape), "block": None}
+        from ..run import uses_lapack
+
+        metadata = {"out_shape": list(the_plan.out_shape), "block": None, "lapack": uses_lapack(setup.expression)}
         if use_cache:
             cache.store_executable(key, compiled, metadata)
         return compiled, metadata
