@@ -171,6 +171,86 @@ def test_arrowheads_take_about_two_colours():
     assert colours("jacobian", "concatenate([x[:-1]*x[-1], [sum(x)]])", "x=random(300, seed=3)") <= 3
 
 
+def random_graph(n: int, edges: int, seed: int = 0) -> sp.csr_array:
+    """A symmetric pattern with a diagonal and `edges` random links: neither a band nor a stencil."""
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(0, n, edges), rng.integers(0, n, edges)
+    links = sp.coo_array((np.ones(edges), (i, j)), shape=(n, n)).tocsr()
+    pattern = (links + links.T + sp.eye_array(n, format="csr")).astype(bool).tocsr()
+    pattern.sort_indices()
+    return pattern
+
+
+def products_of(matrix: np.ndarray, colouring) -> np.ndarray:
+    """What the compiled products compute, by NumPy: H·seed for every colour, laid out as evaluate.py lays them."""
+    seeds = np.zeros((matrix.shape[1], colouring.colours))
+    used = colouring.forward >= 0
+    seeds[np.flatnonzero(used), colouring.forward[used]] = 1
+    return (matrix @ seeds).T.reshape(-1)
+
+
+@pytest.mark.parametrize("name", ["random graph", "tridiagonal", "arrowhead", "stencil"])
+def test_every_symmetric_colouring_reads_back_every_entry(name):
+    """An independent check of colour + gather: a random symmetric H on the pattern, the products by NumPy."""
+    from jaccli.compute.sparse.colour import colour_hessian
+
+    n = 400
+    ones = np.ones(n)
+    pattern = {"random graph": lambda: random_graph(n, 2 * n),
+               "tridiagonal": lambda: sp.diags_array([ones[1:], ones, ones[1:]], offsets=[-1, 0, 1],
+                                                     format="csr").astype(bool),
+               "arrowhead": lambda: (sp.eye_array(n, format="lil", dtype=bool) + sp.csr_array(
+                   (np.ones(2 * n - 1, bool), (np.r_[np.full(n, n - 1), np.arange(n - 1)],
+                                               np.r_[np.arange(n), np.full(n - 1, n - 1)])), shape=(n, n))).tocsr(),
+               "stencil": lambda: (sp.kron(sp.eye_array(20), sp.diags_array([ones[:19], ones[:20], ones[:19]],
+                                                                           offsets=[-1, 0, 1]))
+                                   + sp.kron(sp.diags_array([ones[:19], ones[:19]], offsets=[-1, 1]),
+                                             sp.eye_array(20))).astype(bool).tocsr()}[name]()
+    pattern = sp.csr_array(pattern, dtype=bool)
+    pattern.sort_indices()
+    colouring = colour_hessian(pattern)
+    values = np.random.default_rng(1).normal(size=pattern.nnz)
+    h = sp.csr_array((values, pattern.indices, pattern.indptr), shape=pattern.shape).toarray()
+    h = h + h.T  # symmetric, on the pattern
+    rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
+    np.testing.assert_array_equal(products_of(h, colouring)[colouring.gather], h[rows, pattern.indices])
+
+
+def test_a_star_colouring_takes_fewer_products_than_distance_two():
+    from jaccli.compute.sparse.colour import colour_hessian, group_columns
+
+    pattern = random_graph(2000, 4000)
+    colouring = colour_hessian(pattern)
+    assert colouring.kind == "star" and colouring.colours < group_columns(pattern)[1]
+
+
+def test_a_star_coloured_hessian_equals_jax():
+    """End to end through real HVPs: f couples random pairs of entries (constant gather indices)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaccli.compute.sparse.colour import colour_hessian
+    from jaccli.compute.sparse.evaluate import decompress, operator
+    from jaccli.compute.sparse.pattern import hessian_pattern
+    from jaccli.compute.sparse.scheme import Scheme
+
+    jax.config.update("jax_enable_x64", True)  # as jaccli runs (compute/translate.py)
+    rng = np.random.default_rng(2)
+    i, j = rng.integers(0, 300, 600), rng.integers(0, 300, 600)
+
+    def f(z, c):
+        return jnp.sum(jnp.sin(z[i]) * z[j] ** 2) + jnp.sum(z**4)
+
+    pattern = hessian_pattern(f, 300, 0, np.float64)
+    colouring = colour_hessian(pattern)
+    g = jax.jit(operator(f, "hessian", "fwd-rev", (colouring.n_forward, 0), (), 300, np.float64))
+    z = rng.uniform(-1, 1, 300)
+    matrix = decompress(Scheme(pattern, colouring), np.asarray(g(z, np.zeros(0), colouring.seeds())))
+    assert colouring.kind == "star"
+    np.testing.assert_allclose(matrix.toarray(), np.asarray(jax.jit(jax.hessian(f))(z, np.zeros(0))), rtol=1e-12,
+                               atol=1e-12)
+
+
 def as_dense(document: dict) -> np.ndarray:
     return sp.coo_array((document["data"], (document["row"], document["col"])), shape=document["shape"]).toarray()
 

@@ -39,7 +39,7 @@ class Colouring:
     reverse: np.ndarray
     n_reverse: int
     gather: np.ndarray  # (nnz,) into [forward products (n_forward × m) | reverse products (n_reverse × n)]
-    kind: str  # 'columns', 'rows' or 'symmetric'
+    kind: str  # 'columns', 'rows', 'symmetric' or 'star'
 
     @property
     def colours(self) -> int:
@@ -197,7 +197,22 @@ def _group_sparse():
 
 
 def colour_hessian(pattern: sp.csr_array) -> Colouring:
-    """Symmetric colouring of a symmetric pattern: hubs apart (one HVP each), distance-2 for the rest."""
+    """Symmetric colouring of a Hessian's pattern: hubs apart (one HVP each), distance-2 (or a band's or stencil's
+    colouring) for the rest; a star colouring (star.py) instead when that takes fewer products."""
+    found = _hub_colouring(pattern)
+    if found.colours > 3:  # a star colouring may share colours among a vertex's neighbours: fewer products
+        from .star import recovery, star_colouring
+
+        symmetric = (pattern + pattern.T).tocsr()
+        star = star_colouring(symmetric)
+        if star is not None and star[1] < found.colours:
+            gather = recovery(pattern, symmetric, *star)
+            if gather is not None:
+                return Colouring(star[0], star[1], np.zeros(0, np.int32), 0, gather, "star")
+    return found
+
+
+def _hub_colouring(pattern: sp.csr_array) -> Colouring:
     n = pattern.shape[0]
     hubs = dense_lines(np.diff(pattern.indptr))
     rest = pattern

@@ -163,7 +163,7 @@ def describe(scheme: Scheme) -> dict:
     m, n = scheme.pattern.shape
     colouring = scheme.colouring
     how = {"columns": "JVPs of coloured columns", "rows": "VJPs of coloured rows",
-           "symmetric": "HVPs of a symmetric colouring"}[colouring.kind]
+           "symmetric": "HVPs of a symmetric colouring", "star": "HVPs of a star colouring"}[colouring.kind]
     extra = ""
     if colouring.kind == "columns" and colouring.n_reverse:
         extra = f" + {colouring.n_reverse} dense row{'s' * (colouring.n_reverse != 1)} by VJP"
