@@ -59,6 +59,7 @@ CORPUS = [  # (command, expression, point): each detected pattern must equal the
     ("hessian", "sum(sum(reshape(x,(3,4)),axis=1)**2)", "x=random(12, seed=3)"),  # blocks
     ("jacobian", "sum(reshape(x,(3,4))**2, axis=0)", "x=random(12, seed=3)"),  # reduction along an axis
     ("hessian", "sum(x[:-1]**2*x[-1])", "x=random(9, seed=3)"),  # arrowhead
+    ("jacobian", "concatenate([x[:-1]*x[-1], [sum(x**2)]])", "x=random(9, seed=3)"),  # a dense row and column
     ("jacobian", "x[::2]*x[1::2] + sum(x[1:7:3])", "x=random(10, seed=3)"),  # strided slices
     ("jacobian", "diag(reshape(x,(3,3)))*x[:3]", "x=random(9, seed=3)"),  # a gather
     ("jacobian", "cumsum(x**2)", "x=random(6, seed=3)"),
