@@ -200,6 +200,11 @@ def sympy_derivative(expr: str, names: list[str], point: list[float], order: int
     return np.array(numbers, dtype=float).reshape(shape)
 
 
+def pytest_configure(config):
+    # pytest-xdist's mark, known without it too (-p no:xdist): `make test` runs with --dist loadgroup
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker (a shared fixture)")
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     return SAMPLES

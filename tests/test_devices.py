@@ -21,6 +21,7 @@ ROSENBROCK = "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)"  # the halo: x[1:] 
 LONG = 2**20 + 3  # above devices.LONG, and not a multiple of 2 or 8
 POINTS = 1001  # not a multiple of 2 or 8 either
 COUNTS = (1, 2, 8)
+pytestmark = pytest.mark.xdist_group("devices")  # `make test` (--dist loadgroup): `runs` made once, on one worker
 
 # Runs each command line through `main` (stdin from "input"), in this one process, and prints JSON: the
 # devices JAX made, and per command its exit code, stderr, the traces of batch functions and the splits made.

@@ -42,6 +42,10 @@ class Pipe:
         return self.read()
 
 
+# `make test` (--dist loadgroup) runs the tests of one server on one worker: one `jaccli serve` process
+over_pipes = pytest.mark.xdist_group("serve over pipes")
+
+
 @pytest.fixture(scope="module")
 def pipe():
     server = Pipe("--cache-size", "4")
@@ -70,6 +74,7 @@ def grad(expr="x**2*y + y**3", at=(1, 2), **more) -> dict:
 
 # -- over pipes ------------------------------------------------------------------------------------
 
+@over_pipes
 def test_mixed_requests_with_bad_ones_between_are_answered_in_order_with_their_ids(pipe):
     requests = [
         {"id": 1, "command": "hessian", "expr": "x**2*y + y**3", "at": [1, 2], "fields": ["value"]},
@@ -104,6 +109,7 @@ def test_mixed_requests_with_bad_ones_between_are_answered_in_order_with_their_i
     assert "a JSON object, not a list" in answers[10]["error"]["message"]
 
 
+@over_pipes
 def test_answers_are_the_one_shot_clis_json_plus_the_id(pipe):
     cases = [  # (the CLI's arguments, the request's options)
         (["hessian", "exp(x)*y**2 + x*y**3", "--at", "0.5,-1"], {"at": [0.5, -1]}),
@@ -123,6 +129,7 @@ def test_answers_are_the_one_shot_clis_json_plus_the_id(pipe):
         assert answer == expected, args
 
 
+@over_pipes
 def test_a_repeat_is_a_hit_and_the_least_recently_used_function_goes_first(pipe):
     first = [pipe.ask(grad(f"x**2*y + {k}*y**3", fields=["cache"], id=k)) for k in range(5)]  # 4 kept: 0 goes
     assert all(a["cache"] in ("miss", "eager") for a in first)
@@ -132,6 +139,7 @@ def test_a_repeat_is_a_hit_and_the_least_recently_used_function_goes_first(pipe)
     assert pipe.ask(grad("x**2*y + 0*y**3", fields=["cache"]))["cache"] in ("miss", "eager")  # evicted
 
 
+@over_pipes
 def test_the_hvps_of_rosenbrock_equal_plain_jax(pipe):
     import jax
     import jax.numpy as jnp
