@@ -3,7 +3,7 @@
 Runs that use the cache are real processes: JAX's persistent XLA cache folder is set once a process.
 One-point runs read and write their entries on disk and use no XLA cache, so most calls run here
 (`here`); concurrent processes share the cache, and the trust tests start a process where it matters
-(another uid, the XLA folder of many points): `jaccli_process`."""
+(the XLA folder of many points): `jaccli_process`."""
 
 import json
 import os
@@ -128,7 +128,7 @@ def test_a_world_writable_cache_of_another_user_is_not_loaded(cache):
     for path in (cache, cache / "executables", *(cache / "executables").iterdir()):
         os.chown(path, 12345, 12345)
         os.chmod(path, 0o777)
-    done = jaccli_process("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
+    done = jaccli("grad", "x**2", "--at", "3", "-f", "json", env={"JACCLI_CACHE_DIR": str(cache)})
     assert done.returncode == 0 and json.loads(done.stdout)["cache"] == "off"
     assert json.loads(done.stdout)["value"] == 6.0
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("warning: not using the compilation cache: ")
