@@ -205,6 +205,24 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker (a shared fixture)")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """--dist loadgroup finds a test's group in a suffix of its nodeid (`…@devices`), which pytest-xdist 3.8
+    sets as `item._nodeid`; pytest 9 reads a nodeid from `item._id`, so the groups were lost and each
+    worker made the devices processes again. Set the suffix where this pytest reads it."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: xdist's own suffix works
+        return
+    for item in items:
+        groups = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                         for mark in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid and isinstance(getattr(item, "_id", None), NodeId):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     return SAMPLES
