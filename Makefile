@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n auto --dist loadgroup  # one worker a core (JAX compiles are CPU-bound); a module's shared process stays on one worker
 
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py tests/test_properties.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

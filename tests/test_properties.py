@@ -4,6 +4,8 @@ hvp == hessian @ v in every mode, jvp and vjp consistent with the Jacobian, and 
 Bounded: every call compiles its own function (about 0.1 s; XLA's time grows with the expression, so
 stacking expressions into one saves nothing), so a few examples a test, and no shrinking."""
 
+import os
+
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -33,7 +35,10 @@ def expressions(depth: int = 3):
 
 points = st.lists(st.floats(-2, 2, allow_nan=False).map(lambda v: round(v, 3)), min_size=3, max_size=3)
 vectors = st.lists(st.floats(-1, 1, allow_nan=False).map(lambda v: round(v, 3)), min_size=3, max_size=3)
-SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+# `make test`: 3 examples a test (tests/test_known_values.py holds every function and command at fixed points
+# against SymPy); `make fuzz` runs these too, FUZZ_EXAMPLES // 20 a test
+EXAMPLES = max(3, int(os.environ.get("FUZZ_EXAMPLES", "0")) // 20)
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
