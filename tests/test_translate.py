@@ -164,3 +164,17 @@ def test_where_masks_each_entry_of_an_array_branch():
 def test_where_masks_a_scalar_branch_under_an_array_condition():
     f, z, c, _ = translate("sum(where(v > 0, sqrt(y), 0))", {"v": np.array([-1.0, -2.0]), "y": -1.0})
     assert jax.jit(jax.grad(lambda z: f(z, c)))(z).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_function_the_table_lacks_is_an_unsupported_error_not_a_key_error(monkeypatch):
+    """The parser knows `sin`; a translation table without it (a new function added to the language only)
+    says so, with the caret at the call, instead of an internal KeyError."""
+    from jaccli.compute import translate as translation
+    from jaccli.language.evaluate import UnsupportedError
+
+    table = {name: function for name, function in translation._functions().items() if name != "sin"}
+    monkeypatch.setattr(translation, "_functions", lambda: table)
+    f, z, c, _ = translate("x**2 + sin(x)", {"x": 0.5})
+    with pytest.raises(UnsupportedError, match=r"^sin\(\) is not supported by the JAX translation") as raised:
+        f(z, c)
+    assert raised.value.position == 7
