@@ -114,6 +114,9 @@ def wait_until_gone(pid: int) -> None:
     raise AssertionError(f"the daemon {pid} is still running")
 
 
+pytestmark = pytest.mark.xdist_group("daemon")  # make test --dist loadgroup: the module's daemon is made once
+
+
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     """(env, cwd) of clients of one daemon, from a copy of the package; stopped at the end."""
