@@ -47,13 +47,7 @@ def write_result(result, fmt: str | None, output: str | None, env, *, precision=
     if fmt == "table":
         from .tables import to_table
 
-        draw = lambda console: to_table(result, console, precision=precision, full=full)  # noqa: E731
-        if output:
-            with open_output(output, "w") as file:
-                draw(env.console(file=file))
-        else:
-            with writing("standard output"):
-                draw(env.console())
+        draw_table(lambda console: to_table(result, console, precision=precision, full=full), output, env)
         return
     if fmt == "json":
         text, nonfinite = formats.to_json(result)
@@ -66,6 +60,16 @@ def write_result(result, fmt: str | None, output: str | None, env, *, precision=
     emit(text, output, env)
 
 
+def draw_table(draw, output: str | None, env) -> None:
+    """draw(console) onto a console of the -o file, or of standard output."""
+    if output:
+        with open_output(output, "w") as file:
+            draw(env.console(file=file))
+    else:
+        with writing("standard output"):
+            draw(env.console())
+
+
 def write_sparse(result, fmt: str, output: str | None, env, *, precision=None, full=False) -> None:
     """A sparse result: .npz, .mtx, JSON COO, CSV or plain triplets, or a table of the labelled nonzeros."""
     from . import sparse
@@ -74,13 +78,7 @@ def write_sparse(result, fmt: str, output: str | None, env, *, precision=None, f
         raise JaccliError(".npy holds a dense array, and this result is sparse",
                           hint="write it with -o H.npz (or .mtx, .json, .csv), or use --no-sparse")
     if fmt == "table":
-        draw = lambda console: sparse.to_table(result, console, precision=precision, full=full)  # noqa: E731
-        if output:
-            with open_output(output, "w") as file:
-                draw(env.console(file=file))
-        else:
-            with writing("standard output"):
-                draw(env.console())
+        draw_table(lambda console: sparse.to_table(result, console, precision=precision, full=full), output, env)
         return
     if fmt == "json":
         text, nonfinite = sparse.to_json(result)
