@@ -92,7 +92,9 @@ def strategies(layout: Layout, out: tuple, complex_in: bool = False, complex_out
         try:
             parts = complexes.parts(name, False, complex_in, complex_out)
         except ShapeError:
-            found[name] = "not applicable: the expression is complex (--holomorphic gives the complex derivative)"
+            found[name] = "not applicable: the expression is complex" + (
+                " (--holomorphic gives the complex derivative)" if name in complexes.HOLOMORPHIC else
+                " (take the Hessian of a real function: abs(f)**2, real(f))")
             continue
         out_real, in_real = parts.shape(out, layout.in_shape) if parts else (out, layout.in_shape)
         n_in, n_out = math.prod(in_real), math.prod(out_real)
