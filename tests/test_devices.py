@@ -211,6 +211,21 @@ def test_standard_input_is_refused_across_processes_before_joining(runs):
                                         "standard input cannot be split between processes")
 
 
+def two_processes(commands: list[list[str]], timeout: float = 240) -> list[dict]:
+    """Run the command lines in two processes, --process-id 0 and 1 (one CPU device each), at once; each
+    process's report from `_DRIVER`."""
+    processes = [subprocess.Popen([sys.executable, "-c", _DRIVER,
+                                   json.dumps([{"args": [*args, "--process-id", str(i)]} for args in commands])],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=process_env({"JAX_NUM_CPU_DEVICES": "1", "JAX_PLATFORMS": "cpu"}))
+                 for i in (0, 1)]
+    try:
+        return [json.loads(p.communicate(timeout=timeout)[0].splitlines()[-1]) for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -229,17 +244,7 @@ def test_two_processes_on_this_host_share_a_batch_and_split_a_long_hvp(runs, tmp
         {"args": ["hvp", ROSENBROCK, "--at", f"x=@{folder / 'x.npy'}", "--v", f"@{folder / 'v.npy'}",
                   "-o", str(tmp_path / "long_hvp.npy"), *cluster]},
     ]
-    processes = []
-    for index in (0, 1):
-        items = [{"args": [*c["args"], "--process-id", str(index)]} for c in commands]
-        processes.append(subprocess.Popen([sys.executable, "-c", _DRIVER, json.dumps(items)], stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True,
-                                          env=process_env({"JAX_NUM_CPU_DEVICES": "1", "JAX_PLATFORMS": "cpu"})))
-    try:
-        reports = [json.loads(p.communicate(timeout=240)[0].splitlines()[-1]) for p in processes]
-    finally:
-        for p in processes:
-            p.kill()
+    reports = two_processes([c["args"] for c in commands])
     for report in reports:
         assert [r["code"] for r in report["runs"]] == [0, 0], [r["stderr"][-600:] for r in report["runs"]]
     parts = [np.load(tmp_path / f"jacobian.{i}.npy") for i in (0, 1)]

@@ -4,14 +4,12 @@ the one -o FILE, in record order, and removes the parts. Two processes on 127.0.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 
 import jaccli
-from conftest import jaccli as run_cli, process_env
-from test_devices import _DRIVER, _free_port
+from conftest import jaccli as run_cli
+from test_devices import _free_port, two_processes
 
 EXPR = "[x0**2*x1, sin(x2)*x0]"
 
@@ -25,16 +23,7 @@ def test_two_processes_gather_their_parts_into_one_file_of_each_format(tmp_path)
     outputs = {"npy": "points.npy", "csv": "points.csv", "jsonl": "points.npy"}
     commands = [["jacobian", EXPR, "--at", f"@{tmp_path / source}", "-o", str(tmp_path / f"out.{kind}"),
                  *(["-f", "json"] if kind == "jsonl" else []), *cluster] for kind, source in outputs.items()]
-    processes = [subprocess.Popen([sys.executable, "-c", _DRIVER,
-                                   json.dumps([{"args": [*c, "--process-id", str(i)]} for c in commands])],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=process_env({"JAX_NUM_CPU_DEVICES": "1", "JAX_PLATFORMS": "cpu"}))
-                 for i in (0, 1)]
-    try:
-        reports = [json.loads(p.communicate(timeout=240)[0].splitlines()[-1]) for p in processes]
-    finally:
-        for p in processes:
-            p.kill()
+    reports = two_processes(commands)
     for report in reports:
         assert [r["code"] for r in report["runs"]] == [0, 0, 0], [r["stderr"][-600:] for r in report["runs"]]
     expected = np.stack([jaccli.jacobian(EXPR, at=list(p)).value for p in points])

@@ -22,15 +22,8 @@ from .devices import AlongZ, along_z, choose, choose_everywhere, point_mesh, spa
 from .prepare import Plan, Request, bind, plan
 
 
-@dataclass
-class Result:
-    """One point's answer: the plan it came from, the value (NumPy, shape plan.shape), how it was got."""
-
-    plan: Plan
-    value: np.ndarray
-    device: str  # cpu:0
-    cache: str = "off"  # hit, miss, off, or eager (`run(eager=True)`: op by op, nothing compiled)
-    function_value: float | None = None  # --with-value
+class FromPlan:
+    """What an answer knows through its plan (dense Result and sparse SparseResult alike)."""
 
     command = property(lambda self: self.plan.command)
     request = property(lambda self: self.plan.request)
@@ -42,6 +35,18 @@ class Result:
     vector = property(lambda self: self.plan.vector)
     dtype = property(lambda self: self.plan.dtype_name)
     variables = property(lambda self: self.plan.layout.names)
+
+
+@dataclass
+class Result(FromPlan):
+    """One point's answer: the plan it came from, the value (NumPy, shape plan.shape), how it was got."""
+
+    plan: Plan
+    value: np.ndarray
+    device: str  # cpu:0
+    cache: str = "off"  # hit, miss, off, or eager (`run(eager=True)`: op by op, nothing compiled)
+    function_value: float | None = None  # --with-value
+
     shape = property(lambda self: self.value.shape)
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..inputs.layout import Labels, output_labels
+from .formats import digits
 from .labels import entry_namer
 
 MAX_ROWS = 24
@@ -239,19 +240,13 @@ def _point_text(point: dict) -> str:
     for name, value in point.items():
         value = np.asarray(value)
         if value.ndim == 0:
-            parts.append(f"{name}={_short_number(value, 6)}")
+            parts.append(f"{name}={digits(6)(value)}")
         elif value.ndim == 1 and value.size <= 4:
-            parts.append(f"{name}=[{', '.join(_short_number(v, 4) for v in value)}]")
+            parts.append(f"{name}=[{', '.join(map(digits(4), value))}]")
         else:
             parts.append(f"{name}=<{'×'.join(map(str, value.shape))} array>")
     text = ", ".join(parts)
     return _short(text) if text else "(no variables)"
-
-
-def _short_number(x, digits: int) -> str:
-    if np.iscomplexobj(x):
-        return f"{x.real:.{digits}g}{x.imag:+.{digits}g}j"
-    return f"{float(x):.{digits}g}"
 
 
 def _short(text: str, limit: int = 60) -> str:

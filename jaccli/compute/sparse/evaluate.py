@@ -22,11 +22,12 @@ from ...errors import JaccliError, TooLargeError, warn
 from .. import cache, derivatives
 from ..backend import device_name, load_jax, no_xla_cache, runtime_error
 from ..prepare import Plan, output_spec, plan
+from ..run import FromPlan
 from .scheme import Scheme, find_scheme, guard, refused, wanted
 
 
 @dataclass
-class SparseResult:
+class SparseResult(FromPlan):
     """One point's sparse answer: the plan, the matrix (m × n CSR; a Hessian n × n), the scheme behind it."""
 
     plan: Plan
@@ -36,16 +37,6 @@ class SparseResult:
     cache: str = "off"
     function_value: None = None
 
-    command = property(lambda self: self.plan.command)
-    request = property(lambda self: self.plan.request)
-    expression = property(lambda self: self.plan.expression)
-    layout = property(lambda self: self.plan.layout)
-    point = property(lambda self: self.plan.point)
-    out_shape = property(lambda self: self.plan.out_shape)
-    mode = property(lambda self: self.plan.mode)
-    vector = property(lambda self: self.plan.vector)
-    dtype = property(lambda self: self.plan.dtype.name)
-    variables = property(lambda self: self.plan.layout.names)
     shape = property(lambda self: self.matrix.shape)
     colours = property(lambda self: self.scheme.colouring.colours)
 
