@@ -122,6 +122,13 @@ def test_huge_inputs_are_refused(text):
         parse_expression(text)
 
 
+def test_the_lexer_stops_at_its_token_limit_without_reading_the_rest():
+    text = "x+" * 400_000 + "x"  # 800,001 tokens; the parser could take at most 20,000 terms of them
+    with pytest.raises(ParseError, match="more than 200,000 tokens") as caught:
+        parse_expression(text)
+    assert caught.value.position < len(text) // 3
+
+
 def test_many_terms_are_flat_not_deep():
     expression = parse_expression(" + ".join(f"x{i}" for i in range(5000)))
     assert len(expression.variables) == 5000

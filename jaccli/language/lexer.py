@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import ParseError
 
@@ -25,44 +25,51 @@ _KEYWORDS = {"and", "or", "not"}
 _OPEN, _CLOSE = {"(", "["}, {")", "]"}
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # 'num', 'imag' (2j), 'name', 'op', 'newline', 'end'
     text: str
     pos: int
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str, max_tokens: int = 200_000, max_depth: int = 100) -> list[Token]:
     """The tokens of `text`. A newline is a token only where it can end a statement (it is whitespace inside
     brackets, and after an operator, a comma or `=`, so a statement continues on the next line); `#` starts
-    a comment to the end of the line."""
+    a comment to the end of the line. More than `max_tokens` tokens, or brackets nested more than `max_depth`
+    deep, is an error here (the parser would refuse such a text anyway: no need to read all of it first)."""
     tokens: list[Token] = []
     depth = 0
-    pos = 0
+    pos, size = 0, len(text)
     match = _TOKEN.match
-    while pos < len(text):
+    while pos < size:
         m = match(text, pos)
-        end = m.end() if m else pos
-        if m and m.lastgroup == "name" and not m.group().isidentifier():  # \w takes ² and ½ too
-            end = pos + next((i for i in range(len(m.group()), 0, -1) if m.group()[:i].isidentifier()), 0)
-        if end == pos:
+        kind = m.lastgroup if m else None
+        word = m.group() if m else ""
+        if kind == "name" and not word.isidentifier():  # \w takes ² and ½ too
+            word = word[:next((i for i in range(len(word), 0, -1) if word[:i].isidentifier()), 0)]
+        end = pos + len(word)
+        if not word:
             superscript = text[pos] in "⁰¹²³⁴⁵⁶⁷⁸⁹"
             raise ParseError(
                 f"unexpected character {text[pos]!r}", text, pos,
                 hint="write powers as x**2 or x^2" if superscript else
                 "expressions use numbers, names, + - * / ** ^ @, ( ), [ ], commas, comparisons and NAME = … ;",
             )
-        kind = m.lastgroup
         if kind == "newline":
             last = tokens[-1] if tokens else None
             if depth <= 0 and last and (last.kind in ("num", "imag", "name") or last.text in _CLOSE):
                 tokens.append(Token(kind, "\n", pos))
-        elif kind not in ("ws", "comment"):
-            word = _SPELLINGS.get(text[pos:end], text[pos:end])
+        elif kind != "ws" and kind != "comment":
+            word = _SPELLINGS.get(word, word)
             if kind == "name" and word in _KEYWORDS:
                 kind = "op"
-            depth += (word in _OPEN) - (word in _CLOSE)
+            elif kind == "op":
+                depth += (word in _OPEN) - (word in _CLOSE)
+                if depth > max_depth:
+                    raise ParseError(f"expression nested too deeply (more than {max_depth} levels)", text, pos)
             tokens.append(Token(kind, word, pos))
+            if len(tokens) > max_tokens:
+                raise ParseError(f"expression too large: more than {max_tokens:,} tokens", text, pos,
+                                 hint="use array variables and reductions, e.g. sum(x**2) instead of x0**2 + x1**2 + …")
         pos = end
     tokens.append(Token("end", "", len(text)))
     return tokens
