@@ -88,6 +88,81 @@ def test_long_sums_and_products_compile_as_balanced_trees(monkeypatch):
     assert math.isclose(float(env.out_text()), sum(k / 7 * 3 for k in range(100)) - 3, rel_tol=1e-14)
 
 
+def traced_operations(jaxpr) -> int:
+    """The operations of a jaxpr, those of the jaxprs inside it (pjit, custom_jvp, loops) included."""
+    from jax.extend import core
+
+    total = 0
+    for equation in jaxpr.eqns:
+        total += 1
+        for param in equation.params.values():
+            for inner in param if isinstance(param, (tuple, list)) else (param,):
+                if isinstance(inner, (core.ClosedJaxpr, core.Jaxpr)):
+                    total += traced_operations(getattr(inner, "jaxpr", inner))
+    return total
+
+
+SCALARS = [f"x{i}" for i in range(8)]
+COMPILE_CORPUS = {  # structures of scalar expressions (the most operations a node)
+    "calls": " + ".join(f"sin(x{i % 8}*x{i * 3 % 8})" for i in range(12)),
+    "products": " + ".join("*".join(SCALARS[(i + k) % 8] for k in range(5)) for i in range(6)),
+    "powers and quotients": " + ".join(f"x{i % 8}**{i % 4 + 2}/(1 + x{(i + 1) % 8}**2)" for i in range(8)),
+    "definitions": "; ".join(f"a{i} = tanh(x{i % 8}) * x{(i + 3) % 8}" for i in range(6)) + "; "
+                   + " + ".join(f"a{i}*a{(i + 5) % 6}" for i in range(6)),
+    "where": " + ".join(f"where(x{i % 8} > 0, x{i % 8}**2, -x{(i + 2) % 8})" for i in range(6)),
+}
+
+
+@pytest.mark.parametrize("name", COMPILE_CORPUS)
+@pytest.mark.parametrize("command, extra", [("eval", ()), ("grad", ()), ("jvp", ("--v", "1,1,1,1,1,1,1,1")),
+                                            ("hvp", ("--v", "1,1,1,1,1,1,1,1")), ("hessian", ()),
+                                            ("derivative", ("--order", "3"))])
+def test_the_compile_budget_follows_the_operations_jax_traces(name, command, extra):
+    """guard_operations' estimate (nodes × Command.operations, measured) is within 2.5× of the operations
+    that JAX actually traces, for every command over expressions of every structure: what XLA compiles."""
+    import jax
+
+    from jaccli.compute.prepare import Request, bind, plan
+
+    vector = ("1",) * 8 if extra[:1] == ("--v",) else ()
+    setup = bind(Request(command, COMPILE_CORPUS[name], at=("0.3",) * 8, v=vector,
+                         order=3 if command == "derivative" else None))
+    the_plan = plan(setup)
+    real = traced_operations(jax.jit(the_plan.checked_operator()).trace(setup.z, setup.c, the_plan.vector).jaxpr.jaxpr)
+    order = 3 if command == "derivative" else 1
+    estimate = setup.expression.size * setup.command.operations * setup.command.growth ** (order - 1)
+    assert estimate / 2.5 <= real <= estimate * 2.5, (real, estimate)
+
+
+def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(monkeypatch):
+    """The Hessian of a 2,400-node expression of 60 scalars would trace ~19,000 operations (20 s of compile
+    once; more at the 20,000-node limit): exit 2 naming the way out, while its gradient is computed."""
+    from jaccli.compute import prepare
+
+    expr = " + ".join(f"sin(x{i % 60}*x{i * 7 % 60}) + x{i % 60}**2*x{i * 11 % 60}" for i in range(240))
+    at = ",".join(["0.3"] * 60)
+
+    def no_tracing(*args, **kwargs):
+        raise AssertionError("traced a program that guard_operations refuses")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(prepare, "output_spec", no_tracing)
+        code, err = run("hessian", expr, "--at", at)
+    assert code == 2 and err.startswith("error: the expression is too large to compile for `hessian`"), err
+    assert "hint: use array variables" in err and "`hvp`" in err
+    env = Environment.capture()
+    assert main(["grad", expr, "--at", at, "-f", "json"], env) == 0
+    gradient = np.array(json.loads(env.out_text())["value"])
+    x = np.full(60, 0.3)
+    expected = np.zeros(60)
+    for i in range(240):  # by hand: d/dx of sin(a·b) + a²·c
+        a, b, c = i % 60, i * 7 % 60, i * 11 % 60
+        expected[a] += np.cos(x[a] * x[b]) * x[b] + 2 * x[a] * x[c]
+        expected[b] += np.cos(x[a] * x[b]) * x[a]
+        expected[c] += x[a] ** 2
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
 # --- the model language ------------------------------------------------------------------------------------
 
 def outcome(*args):

@@ -31,6 +31,25 @@ def guard_size(what: str, shape: tuple[int, ...], itemsize: int, budget: int,
     )
 
 
+OPERATIONS = 16_000  # traced operations: XLA compiles ~3,000–5,000 a second here (trace and lowering as long again)
+
+
+def guard_operations(command, size: int, order: int = 1) -> None:
+    """Refuse, before tracing, a program that XLA would compile for more than a few seconds: the expression's
+    nodes (`size`) times the operations `command` traces for each (Command.operations, measured on expressions
+    of scalar variables, the most per node; an array operation counts once whatever its size)."""
+    estimate = round(size * command.operations * command.growth ** (order - 1))
+    if estimate <= OPERATIONS:
+        return
+    alternative = {"hessian": "; or `hvp` (H·v)", "derivative": "; or a lower --order",
+                   "jacobian": "; or `jvp`/`vjp`"}.get(command.name, "")
+    raise TooLargeError(
+        f"the expression is too large to compile for `{command.name}`: {size:,} terms, about {estimate:,} "
+        f"operations (the limit is {OPERATIONS:,}, a few seconds of XLA compile)",
+        hint=f"use array variables and reductions, e.g. x[i] and sum(x**2) instead of x0, x1, …{alternative}",
+    )
+
+
 def block_size(command: str, mode: str, requested: int | None, n: int, out_shape: tuple, itemsize: int,
                budget: int) -> int | None:
     """Basis directions a block for a jacobian or hessian; None: all at once (JAX's own jacfwd…).

@@ -58,6 +58,8 @@ class Command:
     reference: Reference | None = None  # how check compares; None: only --expect
     too_large: str = "use a smaller problem"
     blockwise: bool = False  # one point: basis directions a block (jacobian, hessian)
+    operations: float = 2.8  # JAX operations traced per expression node (measured), what XLA's compile time follows
+    growth: float = 1.0  # derivative: × this for each order beyond the first
 
     def build(self, f, mode: str, holomorphic: bool = False):
         """f(z, c) ↦ g(z, c, w): this command's operator in `derivatives` (holomorphic: the complex derivative)."""
@@ -91,14 +93,14 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
-    Command("eval", "f", ("out",), "the value f(x)", symbolic_order=0),
+    Command("eval", "f", ("out",), "the value f(x)", symbolic_order=0, operations=1.4),
     Command("grad", "∇f", ("out", "in"), "the gradient ∇f of a scalar expression", fixed_mode="rev",
             scalar_only=True, symbolic_order=1, reference=Reference("eval"), table_prefix="∂f/∂"),
     Command("jacobian", "∂f/∂x", ("out", "in"), "the Jacobian ∂f/∂x, shape out_shape + in_shape", modes=FIRST_ORDER,
             symbolic_order=1, reference=Reference("eval"), blockwise=True,
             too_large="use --sparse (J mostly zeros), or `jvp` or `vjp` (J·v, uᵀ·J without forming J)"),
     Command("hessian", "∂²f/∂x²", ("out", "in", "in"), "the Hessian ∂²f/∂x², shape out_shape + in_shape + in_shape",
-            modes=SECOND_ORDER, symbolic_order=2, reference=Reference("jacobian"), blockwise=True,
+            modes=SECOND_ORDER, symbolic_order=2, reference=Reference("jacobian"), blockwise=True, operations=7.8,
             too_large="use --sparse (H mostly zeros), or `hvp` (H·v without forming H)"),
     Command("jvp", "J·v", ("out",), "the Jacobian-vector product J·v (forward mode)", fixed_mode="fwd", vector="v",
             prefix="Jv_", symbolic_order=1, reference=Reference("eval", along="v", contract="v")),
@@ -106,10 +108,10 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             vector="u", prefix="uJ_", table_prefix="uᵀJ ", symbolic_order=1,
             reference=Reference("eval", contract="u")),
     Command("hvp", "H·v", ("in",), "the Hessian-vector product H·v, without forming H", modes=SECOND_ORDER,
-            scalar_only=True, vector="v", prefix="Hv_", table_prefix="Hv ", symbolic_order=2,
+            scalar_only=True, vector="v", prefix="Hv_", table_prefix="Hv ", symbolic_order=2, operations=6.4,
             reference=Reference("grad", along="v", contract="v")),
     Command("derivative", "∂ᵏf", ("out", "in"), "the K-th derivative tensor, or one mixed partial",
-            fixed_mode="", symbolic_order=1, reference=Reference("derivative"),
+            fixed_mode="", symbolic_order=1, reference=Reference("derivative"), growth=2.65,
             too_large="use a lower --order, or --partial for one mixed partial"),
 )}
 

@@ -26,7 +26,7 @@ from ..inputs.points import PointSpec
 from ..language.lexer import one_newline
 from ..language.parse import Expression, parse_expression
 from . import commands, complexes
-from .budget import block_size, default_max_memory, guard_size
+from .budget import block_size, default_max_memory, guard_operations, guard_size
 from .commands import Command
 
 
@@ -213,6 +213,7 @@ def bind(request: Request, spec: PointSpec | None = None, expression: Expression
     command = commands.get("grad" if request.with_value else request.command)  # --with-value: f and ∇f
     budget = default_max_memory() if request.max_memory is None else request.max_memory
     expression = expression or read_expression(request.expr)
+    guard_operations(command, expression.size, len(request.partial) if request.partial else request.order or 1)
     if spec is None:
         spec = request.at if isinstance(request.at, PointSpec) else points.read_spec(request.at, max_bytes=budget)
     point = points.bind_point(expression, spec, variable_order=request.vars, wrt=differentiated(request),

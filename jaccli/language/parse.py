@@ -58,6 +58,7 @@ class Expression:
     variables: tuple[str, ...]  # natural sort order; defined names are not variables
     uses: dict[str, VariableUse]
     definitions: tuple[Definition, ...] = ()
+    size: int = 0  # nodes, definitions included (what MAX_NODES bounds, and compute.budget.guard_operations)
 
     def __str__(self) -> str:
         from .nodes import format_node
@@ -74,7 +75,7 @@ def parse_expression(text: str) -> Expression:
     definitions, root = parser.parse_program()
     defined = {d.name for d in definitions}
     uses = variable_uses(root, *(d.value for d in definitions), exclude=defined)
-    return Expression(text, root, tuple(sorted(uses, key=natural_key)), uses, definitions)
+    return Expression(text, root, tuple(sorted(uses, key=natural_key)), uses, definitions, parser.nodes)
 
 
 def parse_text(text: str, *, allow_keywords: frozenset[str] = frozenset()) -> Node:
