@@ -149,7 +149,7 @@ def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(mo
         patch.setattr(prepare, "output_spec", no_tracing)
         code, err = run("hessian", expr, "--at", at)
     assert code == 2 and err.startswith("error: the expression is too large to compile for `hessian`"), err
-    assert "hint: use array variables" in err and "`hvp`" in err
+    assert "hint: write it with arrays and reductions" in err and "`hvp`" in err
     env = Environment.capture()
     assert main(["grad", expr, "--at", at, "-f", "json"], env) == 0
     gradient = np.array(json.loads(env.out_text())["value"])

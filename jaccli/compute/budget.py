@@ -46,7 +46,8 @@ def guard_operations(command, size: int, order: int = 1) -> None:
     raise TooLargeError(
         f"the expression is too large to compile for `{command.name}`: {size:,} terms, about {estimate:,} "
         f"operations (the limit is {OPERATIONS:,}, a few seconds of XLA compile)",
-        hint=f"use array variables and reductions, e.g. x[i] and sum(x**2) instead of x0, x1, …{alternative}",
+        hint=f"write it with arrays and reductions: a vector x and sum(x**2) rather than x0**2 + x1**2 + …, x**k rather "
+             f"than x*x*…{alternative}",
     )
 
 
