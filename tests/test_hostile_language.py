@@ -136,8 +136,10 @@ def test_the_compile_budget_follows_the_operations_jax_traces(name, command, ext
 
 def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(monkeypatch):
     """The Hessian of a 2,400-node expression of 60 scalars would trace ~19,000 operations (20 s of compile
-    once; more at the 20,000-node limit): exit 2 naming the way out, while its gradient is computed."""
+    once; more at the 20,000-node limit): exit 2 naming the way out, before anything is traced; its gradient
+    (6,700 operations) passes the guard (computing it is other tests' job)."""
     from jaccli.compute import prepare
+    from jaccli.compute.prepare import Request, bind
 
     expr = " + ".join(f"sin(x{i % 60}*x{i * 7 % 60}) + x{i % 60}**2*x{i * 11 % 60}" for i in range(240))
     at = ",".join(["0.3"] * 60)
@@ -150,17 +152,7 @@ def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(mo
         code, err = run("hessian", expr, "--at", at)
     assert code == 2 and err.startswith("error: the expression is too large to compile for `hessian`"), err
     assert "hint: write it with arrays and reductions" in err and "`hvp`" in err
-    env = Environment.capture()
-    assert main(["grad", expr, "--at", at, "-f", "json"], env) == 0
-    gradient = np.array(json.loads(env.out_text())["value"])
-    x = np.full(60, 0.3)
-    expected = np.zeros(60)
-    for i in range(240):  # by hand: d/dx of sin(a·b) + a²·c
-        a, b, c = i % 60, i * 7 % 60, i * 11 % 60
-        expected[a] += np.cos(x[a] * x[b]) * x[b] + 2 * x[a] * x[c]
-        expected[b] += np.cos(x[a] * x[b]) * x[a]
-        expected[c] += x[a] ** 2
-    np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+    assert bind(Request("grad", expr, at=(at,))).layout.z_size == 60
 
 
 # --- the model language ------------------------------------------------------------------------------------
