@@ -151,7 +151,7 @@ def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(mo
         patch.setattr(prepare, "output_spec", no_tracing)
         code, err = run("hessian", expr, "--at", at)
     assert code == 2 and err.startswith("error: the expression is too large to compile for `hessian`"), err
-    assert "hint: write it with arrays and reductions" in err and "`hvp`" in err
+    assert "hint: write it with arrays and reductions" in err
     assert bind(Request("grad", expr, at=(at,))).layout.z_size == 60
 
 

@@ -41,13 +41,11 @@ def guard_operations(command, size: int, order: int = 1) -> None:
     estimate = round(size * command.operations * command.growth ** (order - 1))
     if estimate <= OPERATIONS:
         return
-    alternative = {"hessian": "; or `hvp` (H·v)", "derivative": "; or a lower --order",
-                   "jacobian": "; or `jvp`/`vjp`"}.get(command.name, "")
     raise TooLargeError(
         f"the expression is too large to compile for `{command.name}`: {size:,} terms, about {estimate:,} "
         f"operations (the limit is {OPERATIONS:,}, a few seconds of XLA compile)",
-        hint=f"write it with arrays and reductions: a vector x and sum(x**2) rather than x0**2 + x1**2 + …, x**k rather "
-             f"than x*x*…{alternative}",
+        hint="write it with arrays and reductions: a vector x and sum(x**2) rather than x0**2 + x1**2 + …, x**k "
+             "rather than x*x*…",
     )
 
 
