@@ -153,6 +153,11 @@ def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(mo
     assert code == 2 and err.startswith("error: the expression is too large to compile for `hessian`"), err
     assert "hint: write it with arrays and reductions" in err
     assert bind(Request("grad", expr, at=(at,))).layout.z_size == 60
+    env = Environment.capture()
+    assert main(["inspect", expr, "--at", at, "-f", "json"], env) == 0
+    strategies = json.loads(env.out_text())["strategies"]
+    estimate = re.search(r"about ([\d,]+) operations", err).group(1)  # inspect says what the run said
+    assert strategies["hessian"].startswith(f"refused: about {estimate} operations") and strategies["grad"].startswith("rev")
 
 
 # --- the model language ------------------------------------------------------------------------------------

@@ -34,11 +34,16 @@ def guard_size(what: str, shape: tuple[int, ...], itemsize: int, budget: int,
 OPERATIONS = 16_000  # traced operations: XLA compiles ~3,000–5,000 a second here (trace and lowering as long again)
 
 
+def operations(command, size: int, order: int = 1) -> int:
+    """About how many operations JAX traces for `command` of an expression of `size` nodes: what XLA's compile
+    time follows (Command.operations, measured on expressions of scalar variables, the most per node; an array
+    operation counts once whatever its size)."""
+    return round(size * command.operations * command.growth ** (order - 1))
+
+
 def guard_operations(command, size: int, order: int = 1) -> None:
-    """Refuse, before tracing, a program that XLA would compile for more than a few seconds: the expression's
-    nodes (`size`) times the operations `command` traces for each (Command.operations, measured on expressions
-    of scalar variables, the most per node; an array operation counts once whatever its size)."""
-    estimate = round(size * command.operations * command.growth ** (order - 1))
+    """Refuse, before tracing, a program that XLA would compile for more than a few seconds."""
+    estimate = operations(command, size, order)
     if estimate <= OPERATIONS:
         return
     raise TooLargeError(

@@ -9,7 +9,7 @@ from ..errors import ShapeError
 from ..inputs.builders import format_bytes
 from ..inputs.layout import Layout
 from . import cache, complexes
-from .budget import default_max_memory
+from .budget import OPERATIONS, default_max_memory, operations
 from .commands import COMMANDS
 from .prepare import Request, bind, output_spec, read_expression
 
@@ -71,7 +71,7 @@ def describe(request: Request, sparse: bool = False) -> dict:
     if dtype.kind == "c" or complex_out:
         description["dtype"] = ("complex128: the point is complex" if dtype.kind == "c" else
                                 "float64 inputs, a complex value")
-    description["strategies"] = strategies(layout, out, dtype.kind == "c", complex_out)
+    description["strategies"] = strategies(layout, out, dtype.kind == "c", complex_out, expression.size)
     if sparse and dtype.kind != "c" and not complex_out:
         from .sparse.scheme import describe_patterns
 
@@ -79,15 +79,20 @@ def describe(request: Request, sparse: bool = False) -> dict:
     return description
 
 
-def strategies(layout: Layout, out: tuple, complex_in: bool = False, complex_out: bool = False) -> dict:
+def strategies(layout: Layout, out: tuple, complex_in: bool = False, complex_out: bool = False,
+               size: int = 0) -> dict:
     """How each command would compute, and its result's shape, from the registry (for a complex point or f:
-    without --holomorphic, the real map's shapes)."""
+    without --holomorphic, the real map's shapes); `size`: the expression's nodes, for the compile budget."""
     found = {}
     for name, command in COMMANDS.items():
         if name in ("eval", "derivative"):
             continue
         if command.scalar_only and out != ():
             found[name] = "not applicable: the expression is not scalar"
+            continue
+        if operations(command, size) > OPERATIONS:
+            found[name] = (f"refused: about {operations(command, size):,} operations to compile, more than "
+                           f"{OPERATIONS:,} (write it with arrays and reductions)")
             continue
         try:
             parts = complexes.parts(name, False, complex_in, complex_out)
