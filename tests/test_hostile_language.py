@@ -135,9 +135,9 @@ def test_the_compile_budget_follows_the_operations_jax_traces(name, command, ext
 
 
 def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(monkeypatch):
-    """The Hessian of a 2,400-node expression of 60 scalars would trace ~19,000 operations (20 s of compile
-    once; more at the 20,000-node limit): exit 2 naming the way out, before anything is traced; its gradient
-    (6,700 operations) passes the guard (computing it is other tests' job)."""
+    """The Hessian of a 2,161-node expression of 60 scalars would trace ~17,000 operations (15–20 s of
+    compile; minutes at the 20,000-node limit): exit 2 naming the way out, before anything is traced; its
+    gradient (6,000 operations) passes the guard (computing it is other tests' job)."""
     from jaccli.compute import prepare
     from jaccli.compute.prepare import Request, bind
 
