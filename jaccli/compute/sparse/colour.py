@@ -56,8 +56,9 @@ def colour_jacobian(pattern: sp.csr_array, prefer: str | None = None) -> Colouri
     (`prefer` 'fwd': columns, 'rev': rows, as --mode asks)."""
     m, n = pattern.shape
     by_columns = _one_sided(pattern) if prefer != "rev" else None
-    column_counts = np.bincount(pattern.indices, minlength=n)
-    optimal = by_columns is not None and by_columns[0] + len(by_columns[1]) <= _best_case(column_counts)
+    cost = by_columns[0] + len(by_columns[1]) if by_columns is not None else None
+    optimal = cost is not None and (_many_columns_as_long(pattern, cost) or
+                                    cost <= _best_case(np.asarray(pattern.T @ np.ones(m, np.int32))))
     by_rows = _one_sided(pattern.T.tocsr()) if prefer != "fwd" and not optimal else None
     if by_columns is None or (by_rows is not None and
                               by_rows[0] + len(by_rows[1]) < by_columns[0] + len(by_columns[1])):
@@ -76,7 +77,7 @@ def _jacobian(pattern, forward, n_forward, reverse, n_reverse, kind) -> Colourin
     rows, cols = _entries(pattern)
     wide = _index_type(n_forward * m + n_reverse * n)
     if (kind == "columns" and n_reverse == 0) or (kind == "rows" and n_forward == 0):  # one side only
-        gather = forward.astype(wide)[cols] if kind == "columns" else reverse.astype(wide)[rows]
+        gather = forward.astype(wide, copy=False)[cols] if kind == "columns" else reverse.astype(wide, copy=False)[rows]
         gather *= m if kind == "columns" else n
         gather += rows if kind == "columns" else cols
     else:  # columns: a dense row (reverse seed) reads its VJP; rows: a dense column (forward seed) its JVP
@@ -106,15 +107,42 @@ def _best_case(counts: np.ndarray) -> int:
     return len(apart) + int(np.max(rest, initial=0))
 
 
+def _many_columns_as_long(pattern: sp.csr_array, length: int) -> bool:
+    """Whether MAX_APART + 1 columns hold `length` entries or more: a row colouring takes at most MAX_APART
+    columns apart, so one of them stays, and needs `length` colours. Read off a few hundred rows when the
+    diagonals are known (pattern.py), as a band's are; else False (then _best_case counts every column)."""
+    diagonals = getattr(pattern, "_jaccli_diagonals", None)
+    m, n = pattern.shape
+    if diagonals is None or n <= 4 * (MAX_APART + 1) or length > len(diagonals):
+        return False
+    columns = np.unique(np.linspace(0, n - 1, 4 * (MAX_APART + 1)).astype(np.int64))
+    rows = columns[:, None] - diagonals[None, :]  # the only rows that may hold these columns
+    inside = (rows >= 0) & (rows < m)
+    asked = rows[inside] * n + np.broadcast_to(columns[:, None], rows.shape)[inside]
+    chosen = np.unique(rows[inside])
+    sub = pattern[chosen]
+    held = np.repeat(chosen, np.diff(sub.indptr)) * n + sub.indices
+    counts = np.bincount(asked[np.isin(asked, held)] % n, minlength=n)[columns]
+    return int((counts >= length).sum()) > MAX_APART
+
+
 def dense_lines(counts: np.ndarray) -> np.ndarray:
     """The rows to take apart: all those longer than t, t chosen to make (how many) + t least (a histogram of the
     row lengths finds it in one pass)."""
     if len(counts) == 0:
         return np.zeros(0, np.int64)
-    histogram = np.bincount(counts)
+    histogram = _histogram(counts)
     longer = len(counts) - np.cumsum(histogram)  # rows longer than t, for each t
     cost = np.where(longer <= MAX_APART, longer + np.arange(len(histogram)), np.iinfo(np.int64).max)
     return np.flatnonzero(counts > int(np.argmin(cost)))
+
+
+def _histogram(counts: np.ndarray) -> np.ndarray:
+    """np.bincount of line lengths; for short lines (a band's), one comparison a length is several times faster."""
+    top = int(counts.max())
+    if top > 16:
+        return np.bincount(counts)
+    return np.array([np.count_nonzero(counts == length) for length in range(top + 1)], np.int64)
 
 
 def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tuple[np.ndarray, int]:
@@ -123,7 +151,7 @@ def group_columns(pattern: sp.csr_array, skip: np.ndarray | None = None) -> tupl
     m, n = pattern.shape
     skip = skip if skip is not None and len(skip) else None
     bound = int(np.diff(pattern.indptr).max(initial=0))  # the columns of one row need as many groups
-    best = structured(pattern, _entries(pattern), bound)
+    best = structured(pattern, lambda: _entries(pattern), bound)
     if best is not None:
         groups, count = _skipped(best[0], skip), best[1]  # an empty column keeps its group: it is never read
         if count <= bound + 1:  # optimal, or one above: not worth a greedy pass
@@ -200,8 +228,8 @@ def colour_hessian(pattern: sp.csr_array) -> Colouring:
     """Symmetric colouring of a Hessian's pattern: hubs apart (one HVP each), distance-2 (or a band's or stencil's
     colouring) for the rest; a star colouring (star.py) instead when that takes fewer products."""
     found = _hub_colouring(pattern)
-    if found.colours > 3:  # a star colouring may share colours among a vertex's neighbours: fewer products
-        from .star import recovery, star_colouring
+    if found.colours > 3 and worth_a_star(pattern):  # a star colouring may share colours among a vertex's
+        from .star import recovery, star_colouring  # neighbours: fewer products
 
         symmetric = (pattern + pattern.T).tocsr()
         star = star_colouring(symmetric)
@@ -210,6 +238,14 @@ def colour_hessian(pattern: sp.csr_array) -> Colouring:
             if gather is not None:
                 return Colouring(star[0], star[1], np.zeros(0, np.int32), 0, gather, "star")
     return found
+
+
+def worth_a_star(pattern: sp.csr_array) -> bool:
+    """Whether star.py would colour it: its rows are no longer than those of P ∪ Pᵀ, which it colours, so when
+    they are already past its STEPS it would give up (after P ∪ Pᵀ, tens of ms at a million rows)."""
+    from .star import STEPS
+
+    return int((np.diff(pattern.indptr).astype(np.int64) ** 3).sum()) <= STEPS
 
 
 def _hub_colouring(pattern: sp.csr_array) -> Colouring:
@@ -225,7 +261,7 @@ def _hub_colouring(pattern: sp.csr_array) -> Colouring:
     colours[hubs] = count + np.arange(len(hubs))
     rows, cols = _entries(pattern)
     # H[i, j] is product colour(j) at row i; a hub row i reads it from its own product at row j (symmetry)
-    gather = colours.astype(_index_type((count + len(hubs)) * n))[cols]
+    gather = colours.astype(_index_type((count + len(hubs)) * n), copy=False)[cols]
     gather *= n
     gather += rows
     if len(hubs):

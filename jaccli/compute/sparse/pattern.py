@@ -16,7 +16,18 @@ import numpy as np
 
 from ...errors import warn
 from . import rules
-from .sets import LIMIT, TooDense, gather_union, identity, symmetric, take, union
+from .bands import Band, diagonals
+from .sets import (
+    LIMIT,
+    TooDense,
+    as_csr,
+    empty,
+    gather_union,
+    identity,
+    symmetric,
+    take,
+    union,
+)
 
 FOLD_LIMIT = 1 << 22  # a constant is computed when a rule needs it, up to this many entries
 
@@ -45,19 +56,20 @@ def _detect(closed, n: int, limit: int | None):
     if limit is not None:
         LIMIT["nnz"] = limit
     unknown: set[str] = set()
+    out = closed.jaxpr.outvars[0]
+    size = int(np.prod(out.aval.shape, dtype=np.int64))
     try:
         outs, _ = interpret(closed.jaxpr, [lambda v=v: np.asarray(v) for v in closed.consts],
                             [identity(n), None], [None, None], unknown)
+        found = empty(size, n) if outs[0] is None else as_csr(outs[0])
+        if isinstance(outs[0], Band):  # what colouring a band or stencil needs, known here for free
+            found._jaccli_diagonals = diagonals(outs[0])
     finally:
         LIMIT["nnz"] = saved
     if unknown:
         warn(f"the sparsity pattern takes {', '.join(sorted(unknown))} as dense (no rule for it): "
              "the numbers are right, with more colours than needed")
-    from .sets import empty
-
-    out = closed.jaxpr.outvars[0]
-    size = int(np.prod(out.aval.shape, dtype=np.int64))
-    return empty(size, n) if outs[0] is None else outs[0]
+    return found
 
 
 class _Env:

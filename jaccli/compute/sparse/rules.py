@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .positions import POSITIONS, Run, Unknown, _ids
-from .sets import gather_union, product, spread, take, take_run, union
+from .sets import gather_union, product, spread, stack, take, take_run, union
 
 ELEMENTWISE = frozenset("""
 add sub mul div neg max min pow integer_pow square sqrt rsqrt cbrt exp exp2 expm1 log log1p sin cos tan asin acos
@@ -64,17 +64,12 @@ def select_n(eqn, ins, value):
     present = [(k, s) for k, s in enumerate(cases) if s is not None]
     if not present:
         return None
-    stacked = present[0][1] if len(present) == 1 else _vstack([s for _, s in present])
+    n = present[0][1].shape[1]
+    stacked = present[0][1] if len(present) == 1 else stack([s for _, s in present], [size] * len(present), n)
     slot = {k: i for i, (k, _) in enumerate(present)}
     offsets = np.array([slot.get(k, -1) for k in range(len(cases))])[which]
     positions = np.where(offsets >= 0, offsets * size + np.arange(size), -1)
     return take(stacked, positions)
-
-
-def _vstack(parts):
-    import scipy.sparse as sp
-
-    return sp.vstack(parts, format="csr")
 
 
 def structural(positions_of):
@@ -103,10 +98,7 @@ def structural(positions_of):
                 local = positions - offsets[k]
                 positions = np.where((local >= 0) & (local < sizes[k]), local, -1)
             return [take(ins[k], positions)]
-        from .sets import empty
-
-        n = ins[present[0]].shape[1]
-        stacked = _vstack([s if s is not None else empty(size, n) for s, size in zip(ins, sizes)])
+        stacked = stack(ins, sizes, ins[present[0]].shape[1])
         return [take(stacked, positions)]
 
     return rule

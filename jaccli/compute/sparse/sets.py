@@ -1,7 +1,9 @@
 """Index sets as boolean sparse matrices: row e of a (size × n) CSR matrix is the set of inputs entry e of
 an array depends on. `None` is the empty set for every entry (a constant).
 
-Every operation is a few vectorised NumPy/SciPy calls on the CSR arrays, whatever the size:
+Sets start as Bands (bands.py: a few offsets from an anchor, what bands and stencils keep to) and become CSR
+where a rule needs it (a reduction, a product) or a union would pass a Band's 64 offsets. Every operation is
+a few vectorised NumPy/SciPy calls, whatever the size:
 
     take(S, positions)      entry e gets the set of entry positions[e] (-1: empty)   slices, pads, gathers
     union(S1, S2, …)        entrywise union                                          elementwise operations
@@ -13,6 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
+from . import bands
+from .bands import Band
 
 
 class TooDense(Exception):
@@ -44,16 +49,23 @@ def empty(rows: int, n: int) -> sp.csr_array:
     return matrix(np.zeros(0, np.int32), np.zeros(rows + 1, np.int64), rows, n)
 
 
-def identity(n: int) -> sp.csr_array:
+def identity(n: int) -> Band:
     """Input entry i depends on input i."""
-    return matrix(np.arange(n, dtype=np.int32), np.arange(n + 1, dtype=np.int64), n, n)
+    return bands.identity(n)
 
 
-def take(sets: sp.csr_array | None, positions: np.ndarray) -> sp.csr_array | None:
+def as_csr(sets):
+    """The sets as a boolean CSR matrix (a Band converted; None stays None)."""
+    return sets.tocsr() if isinstance(sets, Band) else sets
+
+
+def take(sets, positions: np.ndarray):
     """Rows `positions` of `sets` (a position -1 is an empty row): slices, pads, transposes, gathers."""
     if sets is None:
         return None
     positions = np.asarray(positions, np.int64).reshape(-1)
+    if isinstance(sets, Band):
+        return bands.take(sets, positions)
     n = sets.shape[1]
     indptr = sets.indptr.astype(np.int64, copy=False)
     valid = positions >= 0
@@ -98,6 +110,8 @@ def take_run(sets: sp.csr_array | None, run) -> sp.csr_array | None:
     rows up to `total`. O(rows) row pointers; the column indices are a view."""
     if sets is None:
         return None
+    if isinstance(sets, Band):
+        return bands.take_run(sets, run)
     first, start, length, total = run
     if first == start == 0 and length == total == sets.shape[0]:
         return sets
@@ -130,11 +144,27 @@ def union(*sets) -> sp.csr_array | None:
         return None
     result = present[0]
     for other in present[1:]:
-        if other is not result:
-            result = result + other  # boolean: SciPy's sum of bools is their or
-            if result.nnz > LIMIT["nnz"]:
-                raise TooDense(f"{result.nnz:,} nonzeros")
+        if other is result:
+            continue
+        if isinstance(result, Band) and isinstance(other, Band):
+            joined = bands.union(result, other)
+            if joined is not None:
+                result = joined
+                continue
+        result = as_csr(result) + as_csr(other)  # boolean: SciPy's sum of bools is their or
+        if result.nnz > LIMIT["nnz"]:
+            raise TooDense(f"{result.nnz:,} nonzeros")
     return result
+
+
+def stack(parts: list, sizes: list[int], n: int):
+    """The sets of several arrays one after the other (None: `size` empty sets)."""
+    if all(p is None or isinstance(p, Band) for p in parts):
+        found = bands.stack([p if p is not None else bands.empty(size, n) for p, size in zip(parts, sizes)])
+        if found is not None:
+            return found
+    return sp.vstack([as_csr(p) if p is not None else empty(size, n) for p, size in zip(parts, sizes)],
+                     format="csr")
 
 
 def gather_union(sets: sp.csr_array | None, targets: np.ndarray, rows: int) -> sp.csr_array | None:
@@ -146,6 +176,12 @@ def gather_union(sets: sp.csr_array | None, targets: np.ndarray, rows: int) -> s
     if keep.all() and len(targets) == rows and np.array_equal(targets, np.arange(rows)):
         return sets
     sources = np.flatnonzero(keep)
+    if isinstance(sets, Band):
+        if len(sources) == 0 or np.bincount(targets[keep], minlength=rows).max() <= 1:  # one source a target
+            positions = np.full(rows, -1, np.int64)
+            positions[targets[keep]] = sources
+            return bands.take(sets, positions)
+        sets = sets.tocsr()
     selector = sp.csr_array((np.ones(len(sources), bool), (targets[keep], sources)),
                             shape=(rows, sets.shape[0]))
     return product(selector, sets)
@@ -153,6 +189,7 @@ def gather_union(sets: sp.csr_array | None, targets: np.ndarray, rows: int) -> s
 
 def product(selector: sp.csr_array, sets: sp.csr_array) -> sp.csr_array:
     """The boolean product: row i is the union of the rows of `sets` that row i of `selector` selects."""
+    sets = as_csr(sets)
     estimate = int((selector @ np.diff(sets.indptr)).sum()) if selector.nnz else 0
     if estimate > 2 * LIMIT["nnz"]:
         raise TooDense(f"about {estimate:,} nonzeros")
@@ -165,7 +202,7 @@ def product(selector: sp.csr_array, sets: sp.csr_array) -> sp.csr_array:
 
 def spread(sets_list, rows: int, n: int) -> sp.csr_array | None:
     """Every one of `rows` entries depends on the union of everything in `sets_list`: the dense rule."""
-    present = [s for s in sets_list if s is not None]
+    present = [as_csr(s) for s in sets_list if s is not None]
     if not present:
         return None
     columns = np.unique(np.concatenate([s.indices for s in present]).astype(np.int64))
@@ -177,6 +214,7 @@ def spread(sets_list, rows: int, n: int) -> sp.csr_array | None:
 
 def symmetric(pattern: sp.csr_array) -> sp.csr_array:
     """P ∪ Pᵀ: a Hessian's pattern is symmetric, and a superset may not be."""
+    pattern = as_csr(pattern)
     both = (pattern + pattern.T).tocsr()
     both.sort_indices()
     return both
