@@ -12,6 +12,8 @@ dense for what it touches, with a warning.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...errors import warn
@@ -91,10 +93,19 @@ class _Env:
         return self.values[atom]
 
 
-def _is_literal(atom) -> bool:
-    from jax.extend.core import Literal
+@functools.cache
+def _jaxpr_types():
+    """(Literal, ClosedJaxpr, Jaxpr): from jax._src.core, which `import jax` has loaded; jax.extend.core, their
+    public home, imports all of jax.extend (Pallas too): 40 ms of a first call."""
+    try:
+        from jax._src.core import ClosedJaxpr, Jaxpr, Literal
+    except ImportError:
+        from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
+    return Literal, ClosedJaxpr, Jaxpr
 
-    return isinstance(atom, Literal)
+
+def _is_literal(atom) -> bool:
+    return isinstance(atom, _jaxpr_types()[0])
 
 
 def interpret(jaxpr, const_values, in_sets, in_values, unknown: set):
@@ -176,8 +187,7 @@ def _apply(eqn, ins, env: _Env, unknown: set):
 
 
 def _sub_jaxpr(params):
-    from jax.extend.core import ClosedJaxpr, Jaxpr
-
+    _, ClosedJaxpr, Jaxpr = _jaxpr_types()
     for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
         sub = params.get(key)
         if isinstance(sub, ClosedJaxpr):

@@ -61,6 +61,15 @@ def _pad(params, shapes, out, value):
         return Run(low * row, 0, int(np.prod(shapes[0], dtype=np.int64)), int(np.prod(out, dtype=np.int64)))
     ids = _ids(shapes[0])
     result = np.full(out, -1, np.int64)
+    if all(interior == 0 for _, _, interior in params["padding_config"]):  # slices, not index arrays
+        target, source = [], []
+        for (low, _, _), n_in, n_out in zip(params["padding_config"], shapes[0], out):
+            begin, skip = max(low, 0), max(-low, 0)
+            count = max(0, min(n_in - skip, n_out - begin))
+            target.append(slice(begin, begin + count))
+            source.append(slice(skip, skip + count))
+        result[tuple(target)] = ids[tuple(source)]
+        return result
     target, source = [], []
     for (low, _, interior), n_in in zip(params["padding_config"], shapes[0]):
         where = low + np.arange(n_in) * (interior + 1)

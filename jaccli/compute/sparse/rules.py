@@ -94,7 +94,7 @@ def structural(positions_of):
             positions = np.where(np.asarray(positions) < 0, sizes[0], positions)
         if len(present) == 1:  # one input has sets (a pad's fill value, a constant piece: none): no stacking
             k = present[0]
-            if len(ins) > 1:
+            if len(ins) > 1 and not (k == 0 and eqn.primitive.name == "pad"):  # a pad's map is of input 0 alone
                 local = positions - offsets[k]
                 positions = np.where((local >= 0) & (local < sizes[k]), local, -1)
             return [take(ins[k], positions)]
@@ -102,6 +102,21 @@ def structural(positions_of):
         return [take(stacked, positions)]
 
     return rule
+
+
+def same_order(eqn, ins, value):
+    """reshape (without `dimensions`), squeeze, expand_dims: the entries keep their order, and so their sets."""
+    if eqn.params.get("dimensions"):
+        return structural(POSITIONS[eqn.primitive.name])(eqn, ins, value)
+    return [ins[0]]
+
+
+def concatenate(eqn, ins, value):
+    """Along the first axis the pieces lie one after the other, as their sets do: no position map."""
+    if eqn.params["dimension"] != 0:
+        return structural(POSITIONS["concatenate"])(eqn, ins, value)
+    present = [s for s in ins if s is not None]
+    return [stack(ins, [size_of(a) for a in eqn.invars], present[0].shape[1]) if present else None]
 
 
 def split(eqn, ins, value):
@@ -269,6 +284,8 @@ def dense(eqn, ins, value):
 RULES = {
     **{name: elementwise for name in ELEMENTWISE},
     **{name: structural(positions) for name, positions in POSITIONS.items()},
+    **{name: same_order for name in ("reshape", "squeeze", "expand_dims")},
+    "concatenate": concatenate,
     **{name: reduction for name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")},
     **{name: cumulative for name in ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")},
     **{name: dense for name in DENSE},
