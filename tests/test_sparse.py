@@ -356,6 +356,24 @@ def test_the_cache_keeps_the_scheme(tmp_path):
     assert first["data"] == second["data"] and first["col"] == second["col"]
 
 
+def test_a_kept_scheme_reads_back_and_a_damaged_one_is_found_again(tmp_path, monkeypatch):
+    from jaccli.compute import cache
+    from jaccli.compute.sparse.scheme import Scheme, find_scheme
+
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(tmp_path / "cache"))
+    scheme = find_scheme(setup_of("hessian", ROSENBROCK, "x=full(50, 0.5)", sparse="on"), (), must=True)
+    assert cache.store_blob("k", scheme.to_buffers())
+    back = Scheme.from_bytes(cache.load_blob("k"))
+    assert (back.pattern != scheme.pattern).nnz == 0 and back.colouring.kind == scheme.colouring.kind
+    for name in ("forward", "reverse", "gather"):
+        np.testing.assert_array_equal(getattr(back.colouring, name), getattr(scheme.colouring, name))
+    entry = next((tmp_path / "cache").rglob("k.blob"))
+    damaged = bytearray(entry.read_bytes())
+    damaged[-5] ^= 1
+    entry.write_bytes(bytes(damaged))
+    assert cache.load_blob("k") is None
+
+
 @pytest.mark.parametrize("args, words", [
     (["grad", "x**2", "--at", "1", "--sparse"], "no sparse form"),
     (["hessian", "[x[0]*x[1], x[1]]", "--at", "1,2", "--sparse"], "scalar expression"),

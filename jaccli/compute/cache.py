@@ -268,29 +268,37 @@ def store_executable(key: str, compiled, metadata: dict) -> bool:
 _BLOB = b"jaccli-blob-1\n"
 
 
-def _checksum(key: str, payload: bytes) -> bytes:
+def _checksum(key: str, pieces) -> bytes:
     """Against damage (trust comes from the owner and mode checks): CRC-32 reads tens of MB in milliseconds."""
     import zlib
 
-    return f"{key} {zlib.crc32(payload):08x} {len(payload)}".encode()
+    crc, size = 0, 0
+    for piece in pieces:
+        crc, size = zlib.crc32(piece, crc), size + memoryview(piece).nbytes
+    return f"{key} {crc:08x} {size}".encode()
 
 
-def store_blob(key: str, payload: bytes) -> bool:
-    """Keep `payload` beside the executable of `key` (a sparse pattern and its colouring), as its entries are kept."""
-    return _write_entry(key + ".blob", _BLOB + _checksum(key, payload) + b"\n" + payload)
+def store_blob(key: str, payload) -> bool:
+    """Keep `payload` beside the executable of `key` (a sparse pattern and its colouring), as its entries are kept:
+    bytes, or a list of buffers written one after the other (tens of MB of arrays, never joined into one)."""
+    pieces = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else list(payload)
+    return _write_entry(key + ".blob", [_BLOB + _checksum(key, pieces) + b"\n", *pieces])
 
 
-def load_blob(key: str) -> bytes | None:
-    """What store_blob kept for `key`, or None (missing, untrusted, another key's, or damaged)."""
+def load_blob(key: str) -> memoryview | None:
+    """What store_blob kept for `key` (a view of what was read: no copy), or None (missing, untrusted, another
+    key's, or damaged)."""
     data = _read_entry(key + ".blob")
-    if data is None or not data.startswith(_BLOB):
+    if data is None or not data.startswith(_BLOB) or b"\n" not in data[len(_BLOB):len(_BLOB) + 4096]:
         return None
-    header, _, payload = data[len(_BLOB):].partition(b"\n")
-    return payload if header == _checksum(key, payload) else None
+    end = data.index(b"\n", len(_BLOB))
+    payload = memoryview(data)[end + 1:]
+    return payload if data[len(_BLOB):end] == _checksum(key, [payload]) else None
 
 
-def _write_entry(key: str, data: bytes) -> bool:
-    """Write an entry of the executables folder atomically (0600, never through a link)."""
+def _write_entry(key: str, data) -> bool:
+    """Write an entry of the executables folder atomically (0600, never through a link); `data`: bytes, or a list
+    of buffers written in turn."""
     folder = _trusted_folder("executables")
     if folder is None:
         return False
@@ -298,7 +306,8 @@ def _write_entry(key: str, data: bytes) -> bool:
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600, dir_fd=folder)
         with os.fdopen(fd, "wb") as file:
-            file.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                file.write(piece)
         os.replace(temporary, key, src_dir_fd=folder, dst_dir_fd=folder)
         return True
     except OSError:

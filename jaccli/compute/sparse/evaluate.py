@@ -105,7 +105,7 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
                 cache.store_blob(key, b"dense")
             return None
         if use_cache:
-            cache.store_blob(key, scheme.to_bytes())
+            cache.store_blob(key, scheme.to_buffers())
     if scheme is None:
         return None
     try:
@@ -189,5 +189,5 @@ def _cached_scheme(key, use_cache: bool) -> tuple[Scheme | None, str]:
         return None, "dense"
     try:
         return Scheme.from_bytes(data), "hit"
-    except (ValueError, KeyError, OSError):  # a damaged entry: found again, and replaced
+    except (ValueError, KeyError, TypeError, OSError):  # a damaged or older entry: found again, and replaced
         return None, "miss"

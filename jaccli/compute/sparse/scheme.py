@@ -8,7 +8,7 @@ its compiled function, under the same key.
 
 from __future__ import annotations
 
-import io
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -50,23 +50,35 @@ class Scheme:
         m, n = self.pattern.shape
         return self.density <= AUTO_DENSITY and self.colouring.colours <= max(1, min(m, n) / 3)
 
-    def to_bytes(self) -> bytes:
+    def to_buffers(self) -> list:
+        """The scheme for the cache: a JSON line, then each array's bytes, unjoined (views, no copies)."""
         c = self.colouring
-        buffer = io.BytesIO()
-        np.savez(buffer, indptr=self.pattern.indptr, indices=self.pattern.indices,
-                 shape=np.array(self.pattern.shape), forward=c.forward, reverse=c.reverse, gather=_narrow(c.gather),
-                 counts=np.array([c.n_forward, c.n_reverse]), kind=np.array(c.kind),
-                 seconds=np.array([self.detect_seconds, self.colour_seconds]))
-        return buffer.getvalue()
+        arrays = {"indptr": self.pattern.indptr, "indices": self.pattern.indices, "forward": c.forward,
+                  "reverse": c.reverse, "gather": _narrow(c.gather)}
+        arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+        header = {"shape": list(self.pattern.shape), "counts": [c.n_forward, c.n_reverse], "kind": c.kind,
+                  "seconds": [self.detect_seconds, self.colour_seconds],
+                  "arrays": [[name, a.dtype.str, len(a)] for name, a in arrays.items()]}
+        return [json.dumps(header).encode() + b"\n", *(a.data for a in arrays.values())]
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Scheme:
-        with np.load(io.BytesIO(data), allow_pickle=False) as a:
-            m, n = (int(x) for x in a["shape"])
-            pattern = sp.csr_array((np.ones(len(a["indices"]), bool), a["indices"], a["indptr"]), shape=(m, n))
-            counts = [int(x) for x in a["counts"]]
-            colouring = Colouring(a["forward"], counts[0], a["reverse"], counts[1], a["gather"], str(a["kind"]))
-            return cls(pattern, colouring, *(float(x) for x in a["seconds"]))
+    def from_bytes(cls, data) -> Scheme:
+        """The scheme `to_buffers` wrote, its arrays read-only views of `data`; ValueError when it is not one."""
+        data = memoryview(data)
+        end = bytes(data[:4096]).index(b"\n")
+        header = json.loads(bytes(data[:end]))
+        arrays, offset = {}, end + 1
+        for name, dtype, count in header["arrays"]:
+            arrays[name] = np.frombuffer(data, np.dtype(dtype), count, offset)
+            offset += arrays[name].nbytes
+        if offset != len(data):
+            raise ValueError("a scheme of another length")
+        m, n = header["shape"]
+        pattern = sp.csr_array((np.ones(len(arrays["indices"]), bool), arrays["indices"], arrays["indptr"]),
+                               shape=(m, n))
+        colouring = Colouring(arrays["forward"], header["counts"][0], arrays["reverse"], header["counts"][1],
+                              arrays["gather"], header["kind"])
+        return cls(pattern, colouring, *header["seconds"])
 
 
 def _narrow(indices: np.ndarray) -> np.ndarray:
