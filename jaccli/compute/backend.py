@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 
 from ..errors import ComputeError, JaccliError
+
+
+_PAUSED: list = []  # the console script turned the garbage collector off until JAX is loaded
+
+
+def pause_collection() -> None:
+    """For the console script: no garbage collection while the imports (typer, NumPy, SciPy, JAX) make their
+    million objects that live as long as the process; `load_jax` then freezes them, so that no collection scans
+    them again, and resumes it (a one-point call: ~0.2 s of collections less)."""
+    gc.disable()
+    _PAUSED.append(True)
 
 
 def load_jax(use_cache: bool = False):
@@ -13,6 +25,10 @@ def load_jax(use_cache: bool = False):
     import jax
     import jax.numpy as jnp
 
+    if _PAUSED:
+        _PAUSED.clear()
+        gc.freeze()
+        gc.enable()
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)  # float64 unless --dtype float32
     if use_cache and not jax.config.jax_compilation_cache_dir:

@@ -39,6 +39,9 @@ def entry() -> None:
     """The console script: forward the call, or run `jaccli.cli` here."""
     code = forward(sys.argv[1:])
     if code is None:
+        from ..compute.backend import pause_collection
+
+        pause_collection()
         from ..cli.main import entry as run_here
 
         run_here()  # leaves the process
