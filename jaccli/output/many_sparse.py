@@ -1,12 +1,13 @@
-"""Many points, sparse: one pattern, one colouring and one compiled function for all of them, each point's
-nonzeros written as soon as they are computed: JSON lines (with `index`), CSV and plain triplets with an
-index column, one .npz (or .mtx) a point (`-o H.npz` → H.0.npz, H.1.npz, …), or a table a point."""
+"""Many points, sparse: one pattern, one colouring and one compiled vmap over chunks of points for all of them
+(compute/sparse/many.py), each point's nonzeros written as soon as its chunk is computed: JSON lines (with
+`index`), CSV and plain triplets with an index column, one .npz (or .mtx) a point (`-o H.npz` → H.0.npz,
+H.1.npz, …), or a table a point."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import JaccliError, PointError, warn
+from ..errors import JaccliError, warn
 from . import sparse
 from .destinations import Checked, open_output, refuse_overwriting_inputs, writing
 from .write import choose_format
@@ -20,7 +21,7 @@ def numbered(output: str, index: int) -> str:
 
 def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, precision=None) -> None:
     from ..compute.check import point_specs
-    from ..compute.run import run
+    from ..compute.sparse.many import sparse_points
 
     fmt = choose_format(fmt, output, env)
     if fmt == "npy":
@@ -30,19 +31,9 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
         raise JaccliError(f"many sparse results go to one .{fmt} file a point",
                           hint=f"give the first name: -o H.{fmt} writes H.0.{fmt}, H.1.{fmt}, …")
     refuse_overwriting_inputs(output, request, env)
-    memory: dict = {}  # the compiled function and its scheme, found at the first point
-    stream = first = None
+    stream = None
     try:
-        for index, spec in enumerate(point_specs(request, env.stdin.buffer)):
-            result = run(request, spec, executables=memory)
-            if not hasattr(result, "matrix"):
-                raise JaccliError(f"`{request.command}` has no sparse form here", hint="use --no-sparse")
-            shapes = [(slot.name, slot.shape) for slot in result.layout.slots]
-            first = first or shapes
-            if shapes != first:
-                raise PointError(f"record {index + 1}: the variables have shapes {_shapes(shapes)}, but the first "
-                                 f"record's were {_shapes(first)}: one pattern is for points of one shape",
-                                 hint="results before it were written; run points of other shapes apart")
+        for index, result in enumerate(sparse_points(request, point_specs(request, env.stdin.buffer))):
             if fmt in ("npz", "mtx"):
                 with open_output(numbered(output, index), "wb") as file:
                     file.write(sparse.to_npz(result) if fmt == "npz" else sparse.to_mtx(result))
@@ -75,6 +66,3 @@ def _lines(result, fmt: str, index: int, precision) -> str:
             f"{index},{line}\n" for line in body.splitlines())
     return "".join(f"{index} {line}\n" for line in sparse.to_plain(result, precision).splitlines())
 
-
-def _shapes(shapes) -> str:
-    return ", ".join(f"{name} {shape}" for name, shape in shapes)

@@ -78,7 +78,23 @@ def operator(f, name: str, mode: str, counts: tuple[int, int], out_shape: tuple,
 def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool = False,
                memory=None) -> SparseResult | None:
     """The sparse answer at setup's point, or None when the request stays dense (auto found it doesn't pay)."""
-    jax, _ = load_jax()
+    found = sparse_scheme(setup, device, out_shape, use_cache=use_cache, memory=memory)
+    if found is None:
+        return None
+    scheme, the_plan, key, entry = found
+    if entry is None and use_cache:
+        entry = cache.load_executable(key, device)
+    products, finite, entry = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
+    if not bool(finite):
+        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
+    return SparseResult(the_plan, decompress(scheme, products), scheme, device_name(device),
+                        "off" if key is None else "hit" if entry is not None else "miss")
+
+
+def sparse_scheme(setup, device, out_shape: tuple | None = None, *, use_cache: bool = False, memory=None):
+    """(scheme, plan, cache key, the executable kept in `memory` or None) for setup's request, or None when it
+    stays dense. The scheme is found once and kept under the executable's key (on disk with `use_cache`)."""
+    load_jax()
     request = setup.request
     if out_shape is None:
         out_shape, complex_out = output_spec(setup.function, setup.z, setup.c)
@@ -115,16 +131,9 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
             raise
         return None  # auto: the dense path says what is too large
     the_plan = plan(setup, out_shape, blocks=False, guard=False, complex_out=False)
-    colouring = scheme.colouring
     if setup.command.name == "jacobian":
-        the_plan = replace(the_plan, mode="rev" if colouring.kind == "rows" else "fwd")
-    if entry is None and use_cache:
-        entry = cache.load_executable(key, device)
-    products, finite, entry = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
-    if not bool(finite):
-        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
-    return SparseResult(the_plan, decompress(scheme, products), scheme, device_name(device),
-                        "off" if key is None else "hit" if entry is not None else "miss")
+        the_plan = replace(the_plan, mode="rev" if scheme.colouring.kind == "rows" else "fwd")
+    return scheme, the_plan, key, entry
 
 
 def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memory):

@@ -1,0 +1,77 @@
+"""Many points, sparse (compute/sparse/many.py): one pattern and one compiled vmap over chunks of points, each
+point's matrix against JAX's own dense derivative at that point."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import jaccli
+from test_sparse import BROYDEN, ROSENBROCK, as_dense, setup_of
+
+
+def dense_at(command: str, expr: str, rows: np.ndarray) -> np.ndarray:
+    """JAX's dense Jacobian or Hessian at each row of points (an independent oracle), (points, m, n)."""
+    import jax
+
+    s = setup_of(command, expr, f"x=zeros({rows.shape[1]})")
+    operator = jax.jit(jax.jacfwd(s.function) if command == "jacobian" else jax.hessian(s.function))
+    return np.stack([np.asarray(operator(row, s.c)).reshape(-1, rows.shape[1]) for row in rows])
+
+
+@pytest.mark.parametrize("command, expr", [("hessian", ROSENBROCK), ("jacobian", BROYDEN)])
+def test_chunks_of_points_equal_dense_derivatives(command, expr, tmp_path, monkeypatch):
+    """7 points in chunks of 3 (the last one padded): one compile, every point's own numbers, in order."""
+    from jaccli.compute.sparse import many
+
+    compiled = []
+    original = many._Points._compile
+    monkeypatch.setattr(many, "MAX_CHUNK", 3)
+    monkeypatch.setattr(many._Points, "_compile", lambda self, size: compiled.append(size) or original(self, size))
+    rows = np.random.default_rng(5).uniform(-1.5, 1.5, (7, 12))
+    np.save(tmp_path / "points.npy", rows)
+    ran = jaccli(command, expr, "--at", f"@{tmp_path / 'points.npy'}", "--sparse", "-f", "json")
+    assert ran.returncode == 0, ran.stderr
+    lines = [json.loads(line) for line in ran.stdout.splitlines()]
+    assert [line["index"] for line in lines] == list(range(7)) and compiled == [3]
+    expected = dense_at(command, expr, rows)
+    for line, matrix in zip(lines, expected):
+        np.testing.assert_allclose(as_dense(line), matrix, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(line["point"]["x"], rows[line["index"]])
+
+
+def test_a_short_file_is_compiled_for_its_own_length(tmp_path, monkeypatch):
+    from jaccli.compute.sparse import many
+
+    compiled = []
+    original = many._Points._compile
+    monkeypatch.setattr(many._Points, "_compile", lambda self, size: compiled.append(size) or original(self, size))
+    rows = np.random.default_rng(6).uniform(-1, 1, (2, 9))
+    np.save(tmp_path / "points.npy", rows)
+    ran = jaccli("hessian", ROSENBROCK, "--at", f"@{tmp_path / 'points.npy'}", "--sparse", "-o",
+                 str(tmp_path / "H.npz"))
+    assert ran.returncode == 0, ran.stderr
+    import scipy.sparse as sp
+
+    expected = dense_at("hessian", ROSENBROCK, rows)
+    for k in range(2):
+        np.testing.assert_allclose(sp.load_npz(tmp_path / f"H.{k}.npz").toarray(), expected[k], rtol=1e-12,
+                                   atol=1e-12)
+    assert compiled == [2]
+
+
+def test_a_stream_is_computed_as_each_point_arrives(monkeypatch):
+    from jaccli.compute.sparse import many
+
+    compiled = []
+    original = many._Points._compile
+    monkeypatch.setattr(many._Points, "_compile", lambda self, size: compiled.append(size) or original(self, size))
+    rows = np.random.default_rng(7).uniform(-1, 1, (3, 6))
+    text = "".join(json.dumps(list(row)) + "\n" for row in rows)
+    ran = jaccli("hessian", ROSENBROCK, "--at", "-", "--sparse", "-f", "json", input=text)
+    assert ran.returncode == 0, ran.stderr
+    lines = [json.loads(line) for line in ran.stdout.splitlines()]
+    for line, matrix in zip(lines, dense_at("hessian", ROSENBROCK, rows), strict=True):
+        np.testing.assert_allclose(as_dense(line), matrix, rtol=1e-12, atol=1e-12)
+    assert compiled == [1]  # one point a call: a co-process's line is answered before the next comes
