@@ -70,7 +70,7 @@ def _lattice(pattern, present, bound: int, below: int):
     offset has its column r + p in group g(r) + (l + c·i) mod w, so such rows are right when these values differ
     from offset to offset; only the rows at the grid's edges are checked one by one."""
     widths = sorted({abs(int(d)) for d in present if abs(d) > 2})[:4]  # a grid's width is an offset
-    j = np.arange(pattern.shape[1], dtype=np.int64)
+    j = np.arange(pattern.shape[1], dtype=np.int64 if pattern.shape[1] * 64 >= 2**31 else np.int32)
     for w in range(bound, min(below, bound + 2, 64)):
         for k in widths:
             i = np.round(present / k).astype(np.int64)
@@ -79,7 +79,7 @@ def _lattice(pattern, present, bound: int, below: int):
             for c in range(w):
                 if len(np.unique((l + c * i) % w)) < len(present):  # two columns of an inside row would share
                     continue
-                groups = ((j % k + c * (j // k)) % w).astype(np.int32)
+                groups = ((j % k + c * (j // k)) % w).astype(np.int32, copy=False)
                 edge = pattern[edges] if len(edges) < pattern.shape[0] else pattern
                 if _distinct_in_rows(edge, groups[edge.indices]):
                     return groups, w
