@@ -77,7 +77,8 @@ def _jacobian(pattern, forward, n_forward, reverse, n_reverse, kind) -> Colourin
     rows, cols = _entries(pattern)
     wide = _index_type(n_forward * m + n_reverse * n)
     if (kind == "columns" and n_reverse == 0) or (kind == "rows" and n_forward == 0):  # one side only
-        gather = forward.astype(wide, copy=False)[cols] if kind == "columns" else reverse.astype(wide, copy=False)[rows]
+        gather = np.take(forward.astype(wide, copy=False), cols) if kind == "columns" else \
+            np.take(reverse.astype(wide, copy=False), rows)
         gather *= m if kind == "columns" else n
         gather += rows if kind == "columns" else cols
     else:  # columns: a dense row (reverse seed) reads its VJP; rows: a dense column (forward seed) its JVP
@@ -264,7 +265,7 @@ def _hub_colouring(pattern: sp.csr_array) -> Colouring:
     colours[hubs] = count + np.arange(len(hubs))
     rows, cols = _entries(pattern)
     # H[i, j] is product colour(j) at row i; a hub row i reads it from its own product at row j (symmetry)
-    gather = colours.astype(_index_type((count + len(hubs)) * n), copy=False)[cols]
+    gather = np.take(colours.astype(_index_type((count + len(hubs)) * n), copy=False), cols)
     gather *= n
     gather += rows
     if len(hubs):
