@@ -300,6 +300,24 @@ def test_npz_and_mtx_round_trip(tmp_path):
     assert sp.load_npz(tmp_path / "H.npz").format == "csr"
 
 
+@pytest.mark.parametrize("shape, density", [((40, 30), 0.1), ((1, 1), 1.0), ((6, 6), 0.0)])
+def test_npz_is_what_scipy_writes(shape, density):
+    """jaccli writes the arrays from memory; the file is byte for byte scipy.sparse.save_npz's."""
+    import io
+    import types
+    import zipfile
+
+    from jaccli.output.sparse import to_npz
+
+    matrix = sp.random_array(shape, density=density, format="csr", random_state=np.random.default_rng(3))
+    theirs = io.BytesIO()
+    sp.save_npz(theirs, sp.csr_matrix(matrix), compressed=False)
+    ours, theirs = (zipfile.ZipFile(io.BytesIO(b)) for b in (to_npz(types.SimpleNamespace(matrix=matrix)),
+                                                              theirs.getvalue()))
+    assert ours.namelist() == theirs.namelist()
+    assert all(ours.read(name) == theirs.read(name) for name in ours.namelist())
+
+
 def test_csv_triplets_and_table():
     ran = jaccli("jacobian", BROYDEN, "--at", "x=full(5, 0.5)", "--sparse", "-f", "csv")
     lines = ran.stdout.splitlines()
