@@ -124,6 +124,30 @@ def test_many_shifted_slices_are_found_exactly():
     np.testing.assert_array_equal(found, true)
 
 
+def test_structural_primitives_on_bands_against_jax():
+    """2-D pads that cut, concatenates along a later axis, stacks, transposes, reversals, broadcasts, a where
+    with a constant mask and a scalar: each function's pattern equals JAX's Jacobian's nonzeros."""
+    import jax
+    import jax.numpy as jnp
+
+    def grid(z):
+        return z[:48].reshape(6, 8)
+
+    functions = [
+        lambda z, c: jax.lax.pad(grid(z) ** 2, 0.0, ((-1, 2, 0), (1, -2, 0))).reshape(-1) + z[49],
+        lambda z, c: jnp.concatenate([grid(z)[:, 1:], grid(z)[:, :1] ** 2], axis=1).reshape(-1),
+        lambda z, c: jnp.stack([z[1:], z[:-1] * z[2:].sum()], axis=1).reshape(-1)[::3],
+        lambda z, c: (grid(z).T[::-1] * grid(z)[:, 0]).reshape(-1) + z[5],
+        lambda z, c: jnp.where(jnp.arange(50) % 3 == 0, z ** 2, jnp.roll(z, 7)) * z[::-1],
+        lambda z, c: 2 * jnp.cumsum(z[:10]) + jnp.diff(z)[:10] + jnp.sum(z[20:30] ** 2),
+    ]
+    z = np.random.default_rng(4).uniform(0.5, 1.5, 50)
+    for f in functions:
+        found = jax_pattern(f, 50).toarray()
+        true = np.asarray(jax.jacfwd(f)(z, np.zeros(0))).reshape(found.shape) != 0
+        np.testing.assert_array_equal(found, true)
+
+
 @pytest.mark.parametrize("expr, at", [
     ("sum((u[1:,:]-u[:-1,:])**2) + sum((u[:,1:]-u[:,:-1])**2) + sum(u**4)", "u=zeros((30,40))"),
     ("sum((x[1:]-x[:-1])**2) + sum((x[40:]-x[:-40])**2) + sum(x**4)", "x=zeros(1200)"),  # rows wrap at 40
