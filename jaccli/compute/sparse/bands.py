@@ -137,6 +137,16 @@ def take_run(band: Band, run) -> Band:
     return Band(anchor, bits, band.offsets, band.shape[1], full=False)
 
 
+def apply(band: Band, how) -> Band | None:
+    """`how(array)` (a slice, a pad with zeros, a transpose …) applied to the anchors and the bits alike: entry
+    e gets the set of the entry the primitive puts there, an empty one where it pads. None: `how` cannot."""
+    anchor, bits = how(band.anchor), how(band.bits)
+    if anchor is None:
+        return None
+    return Band(np.ascontiguousarray(anchor).reshape(-1), np.ascontiguousarray(bits).reshape(-1), band.offsets,
+                band.shape[1])
+
+
 def _moved(bits: np.ndarray, old: np.ndarray, new: np.ndarray, shift: int) -> np.ndarray:
     """Bits over offsets `old` + shift rewritten over the offsets `new` (which hold them all)."""
     kind = word(len(new))
@@ -155,11 +165,12 @@ def union(a: Band, b: Band) -> Band | None:
     """Entrywise union; None when the offsets would pass MAX_OFFSETS or the anchors differ by too many shifts."""
     if a is b:
         return a
+    held = None if a.full else a.bits != 0  # where a has a set (None: everywhere)
     if a.full and b.full:
         both = None
         delta = b.anchor - a.anchor
     else:
-        both = (a.bits != 0) & (b.bits != 0)
+        both = held if b.full else b.bits != 0 if a.full else held & (b.bits != 0)
         delta = (b.anchor - a.anchor)[both]
     shifts = _distinct(delta)
     if shifts is None:
@@ -170,7 +181,7 @@ def union(a: Band, b: Band) -> Band | None:
     bits = _moved(a.bits, a.offsets, offsets, 0)
     if len(shifts) == 1:
         moved = _moved(b.bits, b.offsets, offsets, shifts[0])
-        anchor = a.anchor if a.full else np.where(a.bits != 0, a.anchor, b.anchor - shifts[0])
+        anchor = a.anchor if a.full else np.where(held, a.anchor, b.anchor - shifts[0])
     else:  # each entry's shift: the distance where both have sets, else the first one
         each = b.anchor - a.anchor
         if both is not None:
@@ -179,7 +190,7 @@ def union(a: Band, b: Band) -> Band | None:
         for s in shifts:
             chosen = each == s
             moved[chosen] = _moved(b.bits[chosen], b.offsets, offsets, s)
-        anchor = a.anchor if a.full else np.where(a.bits != 0, a.anchor, b.anchor - each)
+        anchor = a.anchor if a.full else np.where(held, a.anchor, b.anchor - each)
     anchor = anchor.astype(a.anchor.dtype, copy=False)
     return Band(anchor, bits | moved, offsets, a.shape[1], full=True if a.full or b.full else None)
 

@@ -103,6 +103,35 @@ def _dynamic_update_slice(params, shapes, out, value):
     return ids
 
 
+def _pad_values(params, shape, out, values):
+    """pad of an array of `shape` with zeros (negative padding cuts; None: interior padding)."""
+    if any(interior for _, _, interior in params["padding_config"]):
+        return None
+    result = np.zeros(out, values.dtype)
+    target, source = [], []
+    for (low, _, _), n_in, n_out in zip(params["padding_config"], shape, out):
+        begin, skip = max(low, 0), max(-low, 0)
+        count = max(0, min(n_in - skip, n_out - begin))
+        target.append(slice(begin, begin + count))
+        source.append(slice(skip, skip + count))
+    result[tuple(target)] = values.reshape(shape)[tuple(source)]
+    return result
+
+
+def _slice_values(params, shape, out, values):
+    strides = params["strides"] or (1,) * len(shape)
+    return values.reshape(shape)[tuple(slice(a, b, s) for a, b, s in
+                                       zip(params["start_indices"], params["limit_indices"], strides))]
+
+
+DIRECT = {  # the primitive applied to an array of input 0's shape, a band's anchors or bits (pad: zero fill)
+    "slice": _slice_values,
+    "pad": _pad_values,
+    "transpose": lambda p, shape, out, values: values.reshape(shape).transpose(p["permutation"]),
+    "rev": lambda p, shape, out, values: np.flip(values.reshape(shape), p["dimensions"]),
+}
+
+
 class Unknown(Exception):
     """A rule that cannot say (e.g. indices that depend on x): the dense rule and a warning follow."""
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .positions import POSITIONS, Run, Unknown, _ids
+from . import bands
+from .bands import Band
+from .positions import DIRECT, POSITIONS, Run, Unknown, _ids
 from .sets import gather_union, product, spread, stack, take, take_run, union
 
 ELEMENTWISE = frozenset("""
@@ -78,6 +80,11 @@ def structural(positions_of):
 
     def rule(eqn, ins, value):
         shapes = [shape_of(a) for a in eqn.invars]
+        direct = DIRECT.get(eqn.primitive.name)
+        if direct and isinstance(ins[0], Band) and all(s is None for s in ins[1:]):  # no position map at all
+            found = bands.apply(ins[0], lambda a: direct(eqn.params, shapes[0], shape_of(eqn.outvars[0]), a))
+            if found is not None:
+                return [found]
         positions = positions_of(eqn.params, shapes, shape_of(eqn.outvars[0]), value)
         sizes = [size_of(a) for a in eqn.invars]
         offsets = np.cumsum([0] + sizes[:-1])
