@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import jaccli
+from conftest import jaccli, jaccli_process
 from test_sparse import BROYDEN, ROSENBROCK, as_dense, setup_of
 
 
@@ -75,3 +75,19 @@ def test_a_stream_is_computed_as_each_point_arrives(monkeypatch):
     for line, matrix in zip(lines, dense_at("hessian", ROSENBROCK, rows), strict=True):
         np.testing.assert_allclose(as_dense(line), matrix, rtol=1e-12, atol=1e-12)
     assert compiled == [1]  # one point a call: a co-process's line is answered before the next comes
+
+
+def test_the_vmapped_executable_is_kept_in_jax_cache(tmp_path):
+    """A second run of the same points compiles nothing: JAX's persistent cache under the cache folder has it."""
+    rows = np.random.default_rng(8).uniform(-1, 1, (4, 30))
+    np.save(tmp_path / "points.npy", rows)
+    env = {"JACCLI_CACHE_DIR": str(tmp_path / "cache")}
+    for _ in range(2):
+        ran = jaccli_process("hessian", ROSENBROCK, "--at", f"@{tmp_path / 'points.npy'}", "--sparse", "-f", "json",
+                             env=env)
+        assert ran.returncode == 0, ran.stderr
+        kept = sorted(p.name for p in (tmp_path / "cache").rglob("*") if "xla" in p.parts and p.is_file())
+        assert kept
+    lines = [json.loads(line) for line in ran.stdout.splitlines()]
+    for line, matrix in zip(lines, dense_at("hessian", ROSENBROCK, rows), strict=True):
+        np.testing.assert_allclose(as_dense(line), matrix, rtol=1e-12, atol=1e-12)

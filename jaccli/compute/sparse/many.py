@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import JaccliError, PointError, warn
 from .. import cache
-from ..backend import device_name, load_jax, no_xla_cache, runtime_error, select_device
+from ..backend import device_name, load_jax, runtime_error, select_device
 from ..prepare import bind, plan, read_expression
 from .evaluate import SparseResult, decompress, operator, sparse_scheme
 
@@ -32,8 +32,8 @@ _NONE = object()
 def sparse_points(request, specs, *, executables: dict | None = None):
     """Each point's SparseResult, in order; a point whose variables' shapes differ from the first point's stops
     with a PointError once those before it are given."""
-    jax, _ = load_jax()
-    device = select_device(request.device)
+    jax, _ = load_jax(cache.usable(request.no_cache))  # JAX's own cache keeps the vmapped executable, as for
+    device = select_device(request.device)  # dense points (batch.py)
     expression = read_expression(request.expr)
     specs = iter(specs)
     first = next(specs, _NONE)
@@ -72,7 +72,7 @@ class _Points:
         self.jax, self.setup, self.plan, self.scheme, self.device = jax, setup, first_plan, scheme, device
         self.chunk, self.compiled, self.size = chunk, None, None
         self.w = scheme.colouring.seeds()
-        self.status = "miss" if cache.usable(setup.request.no_cache) else "off"  # compiled here, for this run
+        self.status = "miss" if cache.usable(setup.request.no_cache) else "off"  # not jaccli's one-point entry
 
     def evaluate(self, setups: list):
         if self.compiled is None:
@@ -106,7 +106,7 @@ class _Points:
             return g(z, c, w), jnp.all(jnp.isfinite(f(z, c)))
 
         shapes = [jax.ShapeDtypeStruct((size, *a.shape), a.dtype) for a in (setup.z, setup.c)]
-        with jax.default_device(self.device), no_xla_cache(jax):
+        with jax.default_device(self.device):
             return jax.jit(jax.vmap(checked, in_axes=(0, 0, None))).lower(*shapes, self.w).compile()
 
 
