@@ -20,15 +20,21 @@ def pause_collection() -> None:
     _PAUSED.append(True)
 
 
+def resume_collection() -> None:
+    """The imports' objects frozen and collection back on (by `load_jax`, and by work that runs without JAX:
+    SymPy's formulas make garbage of their own)."""
+    if _PAUSED:
+        _PAUSED.clear()
+        gc.freeze()
+        gc.enable()
+
+
 def load_jax(use_cache: bool = False):
     """(jax, jax.numpy) with float64 enabled; `use_cache`: JAX's persistent cache in <cache>/xla."""
     import jax
     import jax.numpy as jnp
 
-    if _PAUSED:
-        _PAUSED.clear()
-        gc.freeze()
-        gc.enable()
+    resume_collection()
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)  # float64 unless --dtype float32
     if use_cache and not jax.config.jax_compilation_cache_dir:

@@ -104,6 +104,9 @@ def to_sympy(expression, names, complex_: bool = False):
 def symbolic_derivative(expression, layout, count: int, *, partial=None, complex_: bool = False):
     """The `count`-th derivative (or the mixed partial) as a SymPy Array or scalar, in JAX's axis order;
     `complex_`: of complex variables (the holomorphic derivative d/dz)."""
+    from .backend import resume_collection
+
+    resume_collection()
     import sympy as sp
 
     if any(slot.shape for slot in layout.slots):
