@@ -26,9 +26,10 @@ TERMINAL_VARIABLES = ("NO_COLOR", "TERM", "COLUMNS")  # what Environment.system(
 
 # In-process computations only (the product's processes keep XLA's defaults): XLA's CPU compiler with its
 # elemental emitters instead of the fusion emitters, in one codegen split, compiles two to three times
-# faster (on top of run.quick_options), and most of this suite's time is XLA compiles. The numbers stay
+# faster, and most of this suite's time is XLA compiles. run.quick_options gives a small one-point compile
+# the same two as compile options; these flags extend them to many points and large points. The numbers stay
 # within the tests' tolerances: on a corpus of every command over the known-value expressions, 4 of 2651
-# entries differ from what jaccli's own options give, by at most 1.0e-15 relative (other code for atan2,
+# entries differ from a compile without them, by at most 1.0e-15 relative (other code for atan2,
 # erfinv, digamma); the corpus's trace-lower-compile-run time goes from 10.3 s to 4.8 s. XLA reads
 # XLA_FLAGS once, when JAX makes its CPU client: set for that moment, then the user's value is back, so
 # every subprocess (jaccli_process, the devices driver, samples) compiles as a user's jaccli does.
@@ -62,11 +63,13 @@ def _compile_each_module_once(keep: int = 512) -> None:
     options, shardings and arguments gets the executable of the first (XLA's compile is a function of them).
 
     Tests compile the same small programs again and again (every format of `x**2*y + y**3`, each command over
-    the known-value corpus); the compile path itself still runs for each new program, and the product's own
-    caches (memory, disk) are untouched."""
+    the known-value corpus); the compile path itself still runs for each new program. A hit skips JAX's own
+    persistent cache too, so a test of that cache runs jaccli in a process of its own (as test_sparse_many's
+    does); jaccli's executable cache is untouched."""
     import collections
     import hashlib
 
+    import jax
     from jax import stages
 
     compile_fresh = stages.Lowered.compile
@@ -74,12 +77,13 @@ def _compile_each_module_once(keep: int = 512) -> None:
 
     def compile_once(self, compiler_options=None, **kwargs):
         arguments = self._lowering.compile_args
-        if kwargs or arguments.get("host_callbacks"):
-            return compile_fresh(self, compiler_options, **kwargs)
+        if kwargs or arguments.get("host_callbacks") or getattr(self._lowering, "const_args", None):
+            return compile_fresh(self, compiler_options, **kwargs)  # constants held beside the module: not in its text
         text = self.as_text()
         key = (hashlib.sha256(text.encode()).digest(), repr(sorted((compiler_options or {}).items())),
-               repr(arguments.get("in_shardings")), repr(arguments.get("out_shardings")),
-               repr(arguments.get("kept_var_idx")), repr(self.args_info), repr(self.out_info))
+               *(repr(arguments.get(name)) for name in ("backend", "num_devices", "in_shardings", "out_shardings",
+                                                          "in_layouts", "out_layouts", "kept_var_idx")),
+               repr(jax.devices()), repr(self.args_info), repr(self.out_info))
         if key in kept:
             kept.move_to_end(key)
             return kept[key]

@@ -158,6 +158,10 @@ def test_an_expression_too_large_to_compile_quickly_is_refused_before_tracing(mo
     strategies = json.loads(env.out_text())["strategies"]
     estimate = re.search(r"about ([\d,]+) operations", err).group(1)  # inspect says what the run said
     assert strategies["hessian"].startswith(f"refused: about {estimate} operations") and strategies["grad"].startswith("rev")
+    huge = " + ".join(f"sin(x{i % 60}*x{i * 7 % 60})*x{i * 11 % 60}" for i in range(1500))  # past eval's budget too
+    env = Environment.capture()
+    assert main(["inspect", huge, "--at", at, "-f", "json"], env) == 0, env.err_text()  # inspect compiles nothing
+    assert all(text.startswith("refused") for text in json.loads(env.out_text())["strategies"].values())
 
 
 # --- the model language ------------------------------------------------------------------------------------

@@ -419,3 +419,22 @@ def test_the_python_api_gives_a_csr_matrix():
 
     result = jaccli.hessian(ROSENBROCK, at={"x": "full(6, 0.5)"}, sparse=True)
     assert isinstance(result.matrix, sp.csr_array) and result.matrix.shape == (6, 6) and result.colours == 3
+
+
+def test_a_result_owns_its_matrix_so_changing_it_leaves_the_kept_scheme_alone():
+    """The scheme is kept for the next call (in memory here; read-only views of a disk entry): a user who
+    edits the matrix in place (sort_indices, eliminate_zeros, writing indices) must not change the next answer."""
+    from jaccli.compute.prepare import Request
+    from jaccli.compute.run import run
+
+    kept: dict = {}
+    request = Request("hessian", "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)", at=("x=linspace(-1, 1, 40)",),
+                      sparse="on")
+    first = run(request, executables=kept)
+    expected = first.matrix.toarray()
+    first.matrix.indices[:] = 0  # the user's own matrix, scribbled on
+    first.matrix.indptr[1:] = first.matrix.indptr[-1]
+    second = run(request, executables=kept)
+    assert second.cache == "hit"
+    np.testing.assert_array_equal(second.matrix.toarray(), expected)
+    assert second.matrix.indices.flags.writeable and second.matrix.indptr.flags.writeable

@@ -208,12 +208,15 @@ def differentiated(request: Request) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(request.partial)) if request.partial else request.wrt
 
 
-def bind(request: Request, spec: PointSpec | None = None, expression: Expression | None = None) -> Setup:
-    """Read the expression and the point (`spec`, else request.at) and bind them: variables, shapes, z and c."""
+def bind(request: Request, spec: PointSpec | None = None, expression: Expression | None = None, *,
+         guard: bool = True) -> Setup:
+    """Read the expression and the point (`spec`, else request.at) and bind them: variables, shapes, z and c.
+    guard=False: nothing of the command will be compiled (inspect), so the compile budget does not apply."""
     command = commands.get("grad" if request.with_value else request.command)  # --with-value: f and ∇f
     budget = default_max_memory() if request.max_memory is None else request.max_memory
     expression = expression or read_expression(request.expr)
-    guard_operations(command, expression.size, len(request.partial) if request.partial else request.order or 1)
+    if guard:
+        guard_operations(command, expression.size, len(request.partial) if request.partial else request.order or 1)
     if spec is None:
         spec = request.at if isinstance(request.at, PointSpec) else points.read_spec(request.at, max_bytes=budget)
     point = points.bind_point(expression, spec, variable_order=request.vars, wrt=differentiated(request),

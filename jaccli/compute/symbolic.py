@@ -104,10 +104,11 @@ def to_sympy(expression, names, complex_: bool = False):
 def symbolic_derivative(expression, layout, count: int, *, partial=None, complex_: bool = False):
     """The `count`-th derivative (or the mixed partial) as a SymPy Array or scalar, in JAX's axis order;
     `complex_`: of complex variables (the holomorphic derivative d/dz)."""
+    import sympy as sp
+
     from .backend import resume_collection
 
-    resume_collection()
-    import sympy as sp
+    resume_collection()  # after SymPy's import: its objects frozen with the rest
 
     if any(slot.shape for slot in layout.slots):
         raise SymbolicError("symbolic derivatives take scalar variables, but "

@@ -35,7 +35,9 @@ def tokenize(text: str, max_tokens: int = 200_000, max_depth: int = 100) -> list
     """The tokens of `text`. A newline is a token only where it can end a statement (it is whitespace inside
     brackets, and after an operator, a comma or `=`, so a statement continues on the next line); `#` starts
     a comment to the end of the line. More than `max_tokens` tokens, or brackets nested more than `max_depth`
-    deep, is an error here (the parser would refuse such a text anyway: no need to read all of it first)."""
+    deep, is an error here, where it occurs, before the rest of a long text is read (the parser passes
+    10 tokens a term of its limit: a text that needs more is refused for its length, even when its terms
+    would have fitted, e.g. `((((x))))` terms by the thousand)."""
     tokens: list[Token] = []
     depth = 0
     pos, size = 0, len(text)

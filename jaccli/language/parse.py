@@ -100,7 +100,7 @@ def _check_length(text: str) -> None:
 class _Parser(CallRules):
     def __init__(self, text: str, allow_keywords: frozenset[str]):
         self.text = text
-        self.tokens = tokenize(text, max_tokens=10 * MAX_NODES, max_depth=MAX_DEPTH)  # ~10 tokens a term at most
+        self.tokens = tokenize(text, max_tokens=10 * MAX_NODES, max_depth=MAX_DEPTH)  # 10 tokens a term
         self.at = 0
         self.depth = 0
         self.lists = 0  # brackets of list literals open here

@@ -181,10 +181,11 @@ def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memo
 
 
 def decompress(scheme: Scheme, products: np.ndarray) -> sp.csr_array:
-    """The nonzeros picked out of the products by one gather, in the pattern's CSR order."""
+    """The nonzeros picked out of the products by one gather, in the pattern's CSR order. The matrix gets its
+    own index arrays: the scheme's are kept for later calls (in memory, or read-only views of a cache entry)."""
     pattern = scheme.pattern
     data = np.take(products, scheme.colouring.gather)  # np.take: a quarter faster than indexing here
-    return sp.csr_array((data, pattern.indices, pattern.indptr), shape=pattern.shape)
+    return sp.csr_array((data, pattern.indices.copy(), pattern.indptr.copy()), shape=pattern.shape)
 
 
 def _cached_scheme(key, use_cache: bool) -> tuple[Scheme | None, str]:

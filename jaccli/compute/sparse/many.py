@@ -55,6 +55,12 @@ def sparse_points(request, specs, *, executables: dict | None = None):
         if spec is _NONE:
             break
         current = bind(request, spec, expression)
+        if current.dtype != setup.dtype:
+            if pending:
+                yield from points.evaluate(pending)
+            raise PointError(f"record {index + 1}: its values are {current.dtype.name}, but the first record's were "
+                             f"{setup.dtype.name}", hint="sparse derivatives take real points; results before it "
+                             "were written")
         if _shapes(current) != shapes:
             if pending:
                 yield from points.evaluate(pending)
