@@ -93,3 +93,12 @@ def test_the_vmapped_executable_is_kept_in_jax_cache(tmp_path):
     lines = [json.loads(line) for line in ran.stdout.splitlines()]
     for line, matrix in zip(lines, dense_at("hessian", ROSENBROCK, rows), strict=True):
         np.testing.assert_allclose(as_dense(line), matrix, rtol=1e-12, atol=1e-12)
+
+
+def test_a_complex_record_after_real_ones_stops_after_the_real_answers():
+    lines = '{"x": [0.1, 0.2, 0.3]}\n{"x": {"real": [0.1, 0.2, 0.3], "imag": [0, 0, 1]}}\n'
+    ran = jaccli("hessian", ROSENBROCK, "--at", "-", "--sparse", "-f", "json", input=lines)
+    assert ran.returncode == 2 and ran.stderr.startswith("error: record 2: its values are complex128"), ran.stderr
+    (first,) = [json.loads(line) for line in ran.stdout.splitlines()]
+    np.testing.assert_allclose(as_dense(first), dense_at("hessian", ROSENBROCK, np.array([[0.1, 0.2, 0.3]]))[0],
+                               rtol=1e-13)
