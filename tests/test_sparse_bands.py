@@ -189,3 +189,16 @@ def test_the_jacobian_takes_the_better_side(expr):
     sides = [colour_jacobian(pattern, prefer).colours for prefer in ("fwd", "rev")]
     assert colour_jacobian(pattern).colours == min(sides)
     assert np.array_equal(pattern.toarray(), true_pattern("jacobian", expr, "x=random(600, seed=3)", points=2))
+
+
+def test_squeeze_keeps_the_sets_of_its_entries():
+    """squeeze drops axes of size 1 (its `dimensions` name them): the entries' order and sets stay."""
+    import jax
+    import jax.numpy as jnp
+
+    functions = [lambda z, c: jnp.squeeze(jnp.reshape(z, (1, 6, 1)))[::-1] * z[0],
+                 lambda z, c: jnp.squeeze(z.reshape(2, 1, 3), axis=1)[1] * z[:3]]
+    z = np.arange(1.0, 7.0)
+    for f in functions:
+        true = np.asarray(jax.jit(jax.jacfwd(f))(z, np.zeros(0))) != 0
+        np.testing.assert_array_equal(jax_pattern(f, 6).toarray(), true)

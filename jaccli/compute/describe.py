@@ -90,9 +90,10 @@ def strategies(layout: Layout, out: tuple, complex_in: bool = False, complex_out
         if command.scalar_only and out != ():
             found[name] = "not applicable: the expression is not scalar"
             continue
-        if operations(command, size) > OPERATIONS:
-            found[name] = (f"refused: about {operations(command, size):,} operations to compile, more than "
-                           f"{OPERATIONS:,} (write it with arrays and reductions)")
+        estimate = operations(command, size)
+        if estimate > OPERATIONS:
+            found[name] = (f"refused: about {estimate:,} operations to compile, more than {OPERATIONS:,} "
+                           "(write it with arrays and reductions)")
             continue
         try:
             parts = complexes.parts(name, False, complex_in, complex_out)

@@ -112,8 +112,9 @@ def structural(positions_of):
 
 
 def same_order(eqn, ins, value):
-    """reshape (without `dimensions`), squeeze, expand_dims: the entries keep their order, and so their sets."""
-    if eqn.params.get("dimensions"):
+    """reshape (without `dimensions`, its transposing form) and squeeze: the entries keep their row-major
+    order, and so their sets. (squeeze's `dimensions` name the axes of size 1 that it drops.)"""
+    if eqn.primitive.name == "reshape" and eqn.params.get("dimensions"):
         return structural(POSITIONS[eqn.primitive.name])(eqn, ins, value)
     return [ins[0]]
 
