@@ -9,22 +9,24 @@ import os
 from ..errors import ComputeError, JaccliError
 
 
-_PAUSED: list = []  # the console script turned the garbage collector off until JAX is loaded
+_PAUSED = False  # the console script turned the garbage collector off until JAX is loaded
 
 
 def pause_collection() -> None:
     """For the console script: no garbage collection while the imports (typer, NumPy, SciPy, JAX) make their
     million objects that live as long as the process; `load_jax` then freezes them, so that no collection scans
     them again, and resumes it (a one-point call: ~0.2 s of collections less)."""
+    global _PAUSED
     gc.disable()
-    _PAUSED.append(True)
+    _PAUSED = True
 
 
 def resume_collection() -> None:
     """The imports' objects frozen and collection back on (by `load_jax`, and by work that runs without JAX:
     SymPy's formulas make garbage of their own)."""
+    global _PAUSED
     if _PAUSED:
-        _PAUSED.clear()
+        _PAUSED = False
         gc.freeze()
         gc.enable()
 

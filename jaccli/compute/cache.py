@@ -289,9 +289,9 @@ def load_blob(key: str) -> memoryview | None:
     """What store_blob kept for `key` (a view of what was read: no copy), or None (missing, untrusted, another
     key's, or damaged)."""
     data = _read_entry(key + ".blob")
-    if data is None or not data.startswith(_BLOB) or b"\n" not in data[len(_BLOB):len(_BLOB) + 4096]:
+    end = data.find(b"\n", len(_BLOB), len(_BLOB) + 4096) if data is not None and data.startswith(_BLOB) else -1
+    if end < 0:
         return None
-    end = data.index(b"\n", len(_BLOB))
     payload = memoryview(data)[end + 1:]
     return payload if data[len(_BLOB):end] == _checksum(key, [payload]) else None
 

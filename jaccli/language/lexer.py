@@ -23,6 +23,7 @@ _KEYWORDS = {"and", "or", "not"}
 # binding power of infix operators (higher binds tighter); prefix '-' sits at 7, 'not' at 3
 
 _OPEN, _CLOSE = {"(", "["}, {")", "]"}
+TOO_LARGE_HINT = "use array variables and reductions, e.g. sum(x**2) instead of x0**2 + x1**2 + …"
 
 
 class Token(NamedTuple):
@@ -70,8 +71,7 @@ def tokenize(text: str, max_tokens: int = 200_000, max_depth: int = 100) -> list
                     raise ParseError(f"expression nested too deeply (more than {max_depth} levels)", text, pos)
             tokens.append(Token(kind, word, pos))
             if len(tokens) > max_tokens:
-                raise ParseError(f"expression too large: more than {max_tokens:,} tokens", text, pos,
-                                 hint="use array variables and reductions, e.g. sum(x**2) instead of x0**2 + x1**2 + …")
+                raise ParseError(f"expression too large: more than {max_tokens:,} tokens", text, pos, hint=TOO_LARGE_HINT)
         pos = end
     tokens.append(Token("end", "", len(text)))
     return tokens

@@ -18,7 +18,7 @@ from ..errors import ParseError
 from . import functions
 from .calls import CallRules
 from .fold import fold
-from .lexer import Token, describe, hint_after, one_newline, tokenize
+from .lexer import TOO_LARGE_HINT, Token, describe, hint_after, one_newline, tokenize
 from .models import check_model_depth, check_references
 from .nodes import (
     Add,
@@ -150,7 +150,7 @@ class _Parser(CallRules):
         if self.nodes > MAX_NODES:
             raise self.error(
                 f"expression too large: more than {MAX_NODES:,} terms", node.pos,
-                hint="use array variables and reductions, e.g. sum(x**2) instead of x0**2 + x1**2 + …",
+                hint=TOO_LARGE_HINT,
             )
         return node
 

@@ -71,16 +71,18 @@ def _lattice(pattern, present, bound: int, below: int):
     from offset to offset; only the rows at the grid's edges are checked one by one."""
     widths = sorted({abs(int(d)) for d in present if abs(d) > 2})[:4]  # a grid's width is an offset
     j = np.arange(pattern.shape[1], dtype=np.int64 if pattern.shape[1] * 64 >= 2**31 else np.int32)
+    grids = []  # for each width k: (k, i, l, the grid's edge rows), which no w or c changes
+    for k in widths:
+        i = np.round(present / k).astype(np.int64)
+        l = present - i * k
+        edges = _edge_rows(pattern.shape[0], k, max(0, -int(l.min())), max(0, int(l.max())))
+        grids.append((k, i, l, pattern[edges] if len(edges) < pattern.shape[0] else pattern))
     for w in range(bound, min(below, bound + 2, 64)):
-        for k in widths:
-            i = np.round(present / k).astype(np.int64)
-            l = present - i * k
-            edges = _edge_rows(pattern.shape[0], k, max(0, -int(l.min())), max(0, int(l.max())))
+        for k, i, l, edge in grids:
             for c in range(w):
                 if len(np.unique((l + c * i) % w)) < len(present):  # two columns of an inside row would share
                     continue
                 groups = ((j % k + c * (j // k)) % w).astype(np.int32, copy=False)
-                edge = pattern[edges] if len(edges) < pattern.shape[0] else pattern
                 if _distinct_in_rows(edge, groups[edge.indices]):
                     return groups, w
     return None
