@@ -21,7 +21,18 @@ ROSENBROCK = "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)"  # the halo: x[1:] 
 LONG = 2**20 + 3  # above devices.LONG, and not a multiple of 2 or 8
 POINTS = 1001  # not a multiple of 2 or 8 either
 COUNTS = (1, 2, 8)
-pytestmark = pytest.mark.xdist_group("devices")  # `make test` (--dist loadgroup): `runs` made once, on one worker
+pytestmark = pytest.mark.xdist_group("devices")
+
+
+def assert_same_up_to_rounding(actual, desired) -> None:
+    """Equal to 1e-14, or within a few ulps of the largest entry: a long vector split over devices runs XLA's
+    loops over shards of another length, so vector and scalar code (and their fused multiply-adds) meet
+    other entries. On an AMD EPYC, 331 of Rosenbrock's 10⁶ HVP entries, which cancel terms of ~10³, differed
+    by up to 1.1e-13 (the worst 9e-13 relative); an Intel CPU gave the same bits. A shard off by one entry
+    would be off by the terms themselves."""
+    desired = np.asarray(desired)
+    np.testing.assert_allclose(actual, desired, rtol=1e-14, atol=16 * np.finfo(desired.dtype).eps
+                               * float(np.abs(desired).max(initial=0)))  # `make test` (--dist loadgroup): `runs` made once, on one worker
 
 # Runs each command line through `main` (stdin from "input"), in this one process, and prints JSON: the
 # devices JAX made, and per command its exit code, stderr, the traces of batch functions and the splits made.
@@ -134,7 +145,7 @@ def test_many_devices_give_the_one_device_numbers(runs, name, count):
     file = {"long hvp": "long_hvp.npy", "long grad": "long_grad.npy"}.get(name, f"{name}.npy")
     one, many = (np.load(runs[c][2] / file) for c in (1, count))
     assert many.shape == one.shape and np.isfinite(one).all()
-    np.testing.assert_allclose(many, one, rtol=1e-14, atol=0)
+    assert_same_up_to_rounding(many, one)
 
 
 def test_many_vectors_at_one_point_agree(runs):
@@ -186,10 +197,10 @@ def test_more_devices_than_there_are_is_an_error_naming_both_counts(runs):
 def test_fewer_devices_than_there_are_and_an_odd_number(runs):
     report, outcomes, folder = runs[8]
     one = np.load(runs[1][2] / "long_grad.npy")
-    np.testing.assert_allclose(np.load(folder / "long_grad_2.npy"), one, rtol=1e-14, atol=0)
+    assert_same_up_to_rounding(np.load(folder / "long_grad_2.npy"), one)
     assert outcomes["two, long"]["z"] == 1
     assert outcomes["all, long"]["z"] == 0  # --devices all: one process's CPU devices share one memory, no split
-    np.testing.assert_allclose(np.load(folder / "long_grad_all.npy"), one, rtol=1e-14, atol=0)
+    assert_same_up_to_rounding(np.load(folder / "long_grad_all.npy"), one)
     three = [json.loads(line) for line in outcomes["three"]["stdout"].splitlines()]
     assert [r["index"] for r in three] == list(range(11)) and outcomes["three"]["points"] == 1
     rows = [[i / 7, 1 - i / 3, i % 3] for i in range(11)]
@@ -251,6 +262,5 @@ def test_two_processes_on_this_host_share_a_batch_and_split_a_long_hvp(runs, tmp
     assert [len(p) for p in parts] == [POINTS // 2, POINTS - POINTS // 2]
     np.testing.assert_allclose(np.concatenate(parts), np.load(folder / "jacobian.npy"), rtol=1e-14, atol=0)
     assert [r["runs"][1]["z"] for r in reports] == [1, 1]  # split along z over the two processes' devices
-    np.testing.assert_allclose(np.load(tmp_path / "long_hvp.npy"), np.load(folder / "long_hvp.npy"), rtol=1e-14,
-                               atol=0)
+    assert_same_up_to_rounding(np.load(tmp_path / "long_hvp.npy"), np.load(folder / "long_hvp.npy"))
     assert not (tmp_path / "long_hvp.1.npy").exists()
