@@ -55,12 +55,19 @@ def _main(argv: list[str] | None, env: Environment | None) -> int:
             NO_FILES.reset(token)
 
 
-def _plain_usage(self) -> str:
+_typer_metavar = typer.core.TyperArgument.make_metavar
+
+
+def _plain_usage(self, ctx, *, usage: bool = False) -> str:
     """A required argument in the usage line as `EXPR`, as users type it (typer writes `{EXPR}`)."""
-    return self.display_name_raw + ("..." if self.nargs != 1 else "")
+    var = _typer_metavar(self, ctx, usage=usage)
+    if usage and self.required and var.startswith("{") and "}" in var:
+        head, _, tail = var[1:].partition("}")
+        return head + tail
+    return var
 
 
-typer.core.TyperArgument._usage_display_name = _plain_usage  # typer's own name for this, see typer/core.py
+typer.core.TyperArgument.make_metavar = _plain_usage  # typer's own method for this, see typer/core.py
 
 
 def _run(command, argv: list[str], env: Environment, debug: bool) -> int:
