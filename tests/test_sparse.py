@@ -438,3 +438,22 @@ def test_a_result_owns_its_matrix_so_changing_it_leaves_the_kept_scheme_alone():
     assert second.cache == "hit"
     np.testing.assert_array_equal(second.matrix.toarray(), expected)
     assert second.matrix.indices.flags.writeable and second.matrix.indptr.flags.writeable
+
+
+def test_a_first_call_takes_the_new_schemes_arrays_and_a_disk_hit_copies_its_read_only_ones(tmp_path, monkeypatch):
+    """The one-call path skips a copy: its matrix takes the arrays of the scheme it just found (and wrote in the
+    background). A later call reads the scheme back as read-only views of the cache entry, and copies them."""
+    from jaccli.compute.prepare import Request
+    from jaccli.compute.run import run
+
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("JACCLI_NO_CACHE")
+    request = Request("hessian", ROSENBROCK, at=("x=linspace(-1, 1, 30)",), sparse="on")
+    first = run(request)
+    assert first.cache == "miss" and np.shares_memory(first.matrix.indices, first.scheme.pattern.indices)
+    second = run(request)
+    assert second.cache == "hit" and not second.scheme.pattern.indices.flags.writeable
+    assert second.matrix.indices.flags.writeable and second.matrix.indptr.flags.writeable
+    np.testing.assert_array_equal(second.matrix.toarray(), first.matrix.toarray())
+    second.matrix.sort_indices()
+    second.matrix.eliminate_zeros()

@@ -278,11 +278,34 @@ def _checksum(key: str, pieces) -> bytes:
     return f"{key} {crc:08x} {size}".encode()
 
 
-def store_blob(key: str, payload) -> bool:
+def store_blob(key: str, payload, *, background: bool = False) -> bool:
     """Keep `payload` beside the executable of `key` (a sparse pattern and its colouring), as its entries are kept:
-    bytes, or a list of buffers written one after the other (tens of MB of arrays, never joined into one)."""
+    bytes, or a list of buffers written one after the other (tens of MB of arrays, never joined into one).
+
+    With `background`, the checksum and the write (both without the GIL) run in a thread while the caller
+    compiles; the buffers must not change until `finish_writes()`, which the caller calls before it returns."""
     pieces = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else list(payload)
-    return _write_entry(key + ".blob", [_BLOB + _checksum(key, pieces) + b"\n", *pieces])
+
+    def write() -> bool:
+        return _write_entry(key + ".blob", [_BLOB + _checksum(key, pieces) + b"\n", *pieces])
+
+    if not background:
+        return write()
+    import threading
+
+    thread = threading.Thread(target=write, name="jaccli cache write")
+    thread.start()
+    _WRITING.append(thread)
+    return True
+
+
+_WRITING: list = []  # store_blob's writes under way
+
+
+def finish_writes() -> None:
+    """Wait for the writes store_blob began in the background."""
+    while _WRITING:
+        _WRITING.pop().join()
 
 
 def load_blob(key: str) -> memoryview | None:

@@ -77,23 +77,30 @@ def operator(f, name: str, mode: str, counts: tuple[int, int], out_shape: tuple,
 
 def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool = False,
                memory=None) -> SparseResult | None:
-    """The sparse answer at setup's point, or None when the request stays dense (auto found it doesn't pay)."""
-    found = sparse_scheme(setup, device, out_shape, use_cache=use_cache, memory=memory)
-    if found is None:
-        return None
-    scheme, the_plan, key, entry = found
-    if entry is None and use_cache:
-        entry = cache.load_executable(key, device)
-    products, finite, entry = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
-    if not bool(finite):
-        warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
-    return SparseResult(the_plan, decompress(scheme, products), scheme, device_name(device),
-                        "off" if key is None else "hit" if entry is not None else "miss")
+    """The sparse answer at setup's point, or None when the request stays dense (auto found it doesn't pay).
+    A new scheme is written to the cache while the products compile."""
+    try:
+        found = sparse_scheme(setup, device, out_shape, use_cache=use_cache, memory=memory, background=True)
+        if found is None:
+            return None
+        scheme, the_plan, key, entry = found
+        if entry is None and use_cache:
+            entry = cache.load_executable(key, device)
+        products, finite, entry = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
+        if not bool(finite):
+            warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
+        matrix = decompress(scheme, products, share=memory is None)
+        return SparseResult(the_plan, matrix, scheme, device_name(device),
+                            "off" if key is None else "hit" if entry is not None else "miss")
+    finally:
+        cache.finish_writes()
 
 
-def sparse_scheme(setup, device, out_shape: tuple | None = None, *, use_cache: bool = False, memory=None):
+def sparse_scheme(setup, device, out_shape: tuple | None = None, *, use_cache: bool = False, memory=None,
+                  background: bool = False):
     """(scheme, plan, cache key, the executable kept in `memory` or None) for setup's request, or None when it
-    stays dense. The scheme is found once and kept under the executable's key (on disk with `use_cache`)."""
+    stays dense. The scheme is found once and kept under the executable's key (on disk with `use_cache`; with
+    `background`, written by a thread that the caller waits for: `cache.finish_writes()`)."""
     load_jax()
     request = setup.request
     if out_shape is None:
@@ -121,7 +128,7 @@ def sparse_scheme(setup, device, out_shape: tuple | None = None, *, use_cache: b
                 cache.store_blob(key, b"dense")
             return None
         if use_cache:
-            cache.store_blob(key, scheme.to_buffers())
+            cache.store_blob(key, scheme.to_buffers(), background=background)
     if scheme is None:
         return None
     try:
@@ -193,12 +200,16 @@ def products_options(device) -> dict:
     return PRODUCTS_OPTIONS if device.platform == "cpu" else {}
 
 
-def decompress(scheme: Scheme, products: np.ndarray) -> sp.csr_array:
+def decompress(scheme: Scheme, products: np.ndarray, *, share: bool = False) -> sp.csr_array:
     """The nonzeros picked out of the products by one gather, in the pattern's CSR order. The matrix gets its
-    own index arrays: the scheme's are kept for later calls (in memory, or read-only views of a cache entry)."""
+    own index arrays, since the scheme's are kept for later calls (in memory, or read-only views of a cache
+    entry), unless `share`: a scheme found for this one call, whose writable arrays it may take."""
     pattern = scheme.pattern
     data = np.take(products, scheme.colouring.gather)  # np.take: a quarter faster than indexing here
-    return sp.csr_array((data, pattern.indices.copy(), pattern.indptr.copy()), shape=pattern.shape)
+    indices, indptr = pattern.indices, pattern.indptr
+    if not (share and indices.flags.writeable and indptr.flags.writeable):
+        indices, indptr = indices.copy(), indptr.copy()
+    return sp.csr_array((data, indices, indptr), shape=pattern.shape)
 
 
 def _cached_scheme(key, use_cache: bool) -> tuple[Scheme | None, str]:
