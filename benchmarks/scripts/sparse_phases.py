@@ -36,7 +36,9 @@ for job in sys.argv[1:]:
     command, expr, at = JOBS[name]
     setup = bind(Request(command, expr, at=(at.format(n=n),), sparse="on"))
     out_shape = () if command == "hessian" else (setup.layout.z_size,)
-    seconds, scheme = best(lambda: find_scheme(setup, out_shape, must=True))
+    schemes = [find_scheme(setup, out_shape, must=True) for _ in range(3)]
+    scheme = schemes[-1]
+    detect, colour = (min(getattr(s, name) for s in schemes) for name in ("detect_seconds", "colour_seconds"))
     c = scheme.colouring
     g = jax.jit(operator(setup.function, command, "fwd-rev" if command == "hessian" else "fwd",
                          (c.n_forward, c.n_reverse), out_shape, setup.layout.z_size, setup.dtype))
@@ -45,5 +47,5 @@ for job in sys.argv[1:]:
     products_seconds, products = best(lambda: np.asarray(g(setup.z, setup.c, w)))
     gather_seconds, _ = best(lambda: decompress(scheme, products))
     print(f"{name} n={setup.layout.z_size:,}: nnz {scheme.nnz:,}, {c.colours} colours ({c.kind}); "
-          f"pattern {scheme.detect_seconds * 1e3:.0f} ms, colouring {scheme.colour_seconds * 1e3:.0f} ms, "
+          f"pattern {detect * 1e3:.0f} ms, colouring {colour * 1e3:.0f} ms, "
           f"products {products_seconds * 1e3:.0f} ms, gather into CSR {gather_seconds * 1e3:.0f} ms")

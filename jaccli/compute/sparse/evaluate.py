@@ -196,7 +196,8 @@ def products_options(device) -> dict:
     The products are a few passes of elementwise work over n entries, so the fusion emitters' compile
     (90–180 ms at n = 10⁶) buys nothing the run shows: on extended Rosenbrock, Broyden, the 5-point stencil
     and a tanh/exp/sin/log1p chain at n = 10⁶ the compile took 27–109 ms instead of 65–182 ms, the run
-    stayed within noise, and every product was the same to the last bit."""
+    stayed within noise, and every product was the same to the last bit (XLA's tan and atan may differ by
+    an ulp between the two emitters; run.quick_options says more)."""
     return PRODUCTS_OPTIONS if device.platform == "cpu" else {}
 
 
