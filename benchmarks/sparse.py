@@ -1,5 +1,5 @@
 """`run.py --only sparse`: sparse Hessians and Jacobians, whole processes with .npz out, beside dense jaccli
-and (when it imports: ASDEX_PATH=folder, e.g. from `pip install --target`) asdex; then the steps in one
+and (when it imports: ASDEX_PATH=folder, e.g. `pip install --target folder asdex numba`) asdex; then the steps in one
 process. Issue 12's targets: n = 10⁶ within 2× `import jax`, detection ≤ 0.1 s, colouring ≤ 0.05 s;
 n = 2·10⁴ at least 5× faster than the dense Hessian, same numbers; memory O(nnz)."""
 
