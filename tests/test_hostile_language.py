@@ -389,12 +389,27 @@ def test_singular_and_indefinite_matrices_give_numbers_not_a_crash(expr, point):
     assert code == 0 and not np.isfinite(values(out)).all(), (out, err)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: only the result is held to --max-memory; an intermediate of "
-                   "1.3 PB from constants fails at run time with exit 3 (RESOURCE_EXHAUSTED)")
-def test_intermediate_arrays_beyond_memory_are_usage_errors():
-    """outer of two 3000×3000 matrices: 8.1e13 entries (more than any address space), from a 40-character text."""
-    code, out, err = outcome("eval", "sum(cumsum(outer(eye(3000), eye(3000)))) + x", "--at", "x=1")
+@pytest.mark.parametrize("command", ["eval", "grad", "hessian"])
+def test_intermediate_arrays_beyond_memory_are_usage_errors(command):
+    """outer of two 3000×3000 matrices: 8.1e13 entries (more than any address space), from a 40-character text.
+    XLA's count of the compiled program's memory says so before it runs."""
+    code, out, err = outcome(command, "sum(cumsum(outer(eye(3000), eye(3000)))) + x", "--at", "x=1")
     keeps_the_contract(code, out, err)
+    assert code == 2 and "1,296.0 TB of working memory" in err and out == "", err
+
+
+def test_a_sparsity_pattern_through_an_intermediate_beyond_memory_is_a_usage_error():
+    """--sparse follows positions through every intermediate: outer(x, x) at n = 10⁶ would be 10¹² of them."""
+    code, out, err = outcome("hessian", "sum(cumsum(outer(x, x))**2)", "--at", "x=full(1000000, 1.0)", "--sparse")
+    keeps_the_contract(code, out, err)
+    assert code == 2 and "ran out of memory" in err, err
+
+
+def test_an_intermediate_that_xla_fuses_away_is_no_refusal():
+    """outer(x, x) of 4·10⁴ entries is 12.8 GB, summed at once: fused into the reduction, never held."""
+    code, out, err = outcome("eval", "sum(outer(x, x))", "--at", "x=full(40000, 0.5)", "-f", "plain")
+    assert code == 0, err
+    assert float(out) == pytest.approx(4e8)
 
 
 ROSENBROCK = "r = x[1:] - x[:-1]**2  # the residuals\nsum(100*r**2 + (1 - x[:-1])**2)"

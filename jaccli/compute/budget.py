@@ -31,6 +31,38 @@ def guard_size(what: str, shape: tuple[int, ...], itemsize: int, budget: int,
     )
 
 
+def device_memory(device) -> int:
+    """What `device` holds: an accelerator's own limit, else (the CPU) the machine's RAM."""
+    try:
+        limit = (device.memory_stats() or {}).get("bytes_limit") if device.platform != "cpu" else None
+    except (RuntimeError, AttributeError, NotImplementedError):
+        limit = None
+    return int(limit) if limit else default_max_memory() * 4
+
+
+def guard_working_memory(compiled, what: str, budget: int, device) -> None:
+    """Refuse, before it runs, an executable whose working memory (XLA's count: arguments, outputs and the
+    temporaries it keeps) is more than the device holds and more than the budget: an intermediate array that
+    the result's size does not show (`sum(cumsum(outer(eye(3000), eye(3000))))` is a scalar of 1.3 PB). An
+    intermediate that XLA fuses away costs nothing here; one larger than the budget but not than the device
+    (a dense Hessian's own work) still runs."""
+    try:
+        stats = compiled.memory_analysis()
+        size = (stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
+                - stats.alias_size_in_bytes)
+    except (AttributeError, NotImplementedError, RuntimeError, TypeError):  # a backend that does not say
+        return
+    limit = max(budget, device_memory(device))
+    if size <= limit:
+        return
+    raise TooLargeError(
+        f"`{what}` would need {format_bytes(size)} of working memory for its intermediate arrays, more than "
+        f"the {format_bytes(limit)} of the {device.platform} device",
+        hint="an operation builds an array far larger than its inputs (outer, kron, broadcasting): use a "
+             "smaller problem",
+    )
+
+
 OPERATIONS = 12_000  # traced operations: XLA compiles 2,000–5,000 a second here, by structure (tracing adds a third)
 
 

@@ -16,6 +16,7 @@ from ..errors import JaccliError, warn
 from ..inputs.points import PointSpec
 from ..language.parse import Expression
 from . import cache
+from .budget import guard_working_memory
 from .backend import device_name, load_jax, no_xla_cache, runtime_error, select_device
 from .cluster import join, process
 from .devices import AlongZ, along_z, choose, choose_everywhere, point_mesh, span, value_size
@@ -146,6 +147,7 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
         with no_xla_cache(jax):
             function = split.function if split else jax.jit(the_plan.checked_operator())
             fresh = function.lower(z, c, w).compile(quick_options(setup, device))
+        guard_working_memory(fresh, setup.command.name, setup.budget, device)
         metadata = {"out_shape": list(the_plan.out_shape), "block": the_plan.block, "complex_out": the_plan.complex_out,
                     "lapack": uses_lapack(setup.expression)}
         if use_cache:

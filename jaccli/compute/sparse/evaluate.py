@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from ...errors import JaccliError, TooLargeError, warn
 from .. import cache, derivatives
+from ..budget import guard_working_memory
 from ..backend import device_name, load_jax, no_xla_cache, runtime_error
 from ..prepare import Plan, output_spec, plan
 from ..run import FromPlan
@@ -159,6 +160,7 @@ def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memo
     def compile_fresh():
         with no_xla_cache(jax):
             compiled = jax.jit(checked).lower(z, c, w).compile(products_options(device))
+        guard_working_memory(compiled, f"sparse {setup.command.name}", setup.budget, device)
         from ..run import uses_lapack
 
         metadata = {"out_shape": list(the_plan.out_shape), "block": None, "lapack": uses_lapack(setup.expression)}

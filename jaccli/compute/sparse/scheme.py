@@ -136,6 +136,12 @@ def find_scheme(setup, out_shape: tuple, *, must: bool) -> Scheme | None:
                             hint="raise --max-memory, or use --no-sparse") from None
     except JaccliError:
         raise
+    except MemoryError as error:  # an intermediate array whose position map alone would not fit
+        if not must:
+            return None
+        raise TooLargeError(f"finding the sparsity pattern of the {setup.command.name} ran out of memory ({error})",
+                            hint="an operation builds an array far larger than its inputs (outer, kron, "
+                                 "broadcasting): use a smaller problem, or --no-sparse") from None
     except Exception as error:  # noqa: BLE001 - a jaxpr no rule foresaw: auto stays dense, --sparse says so
         if not must:
             return None
