@@ -440,17 +440,25 @@ def test_a_result_owns_its_matrix_so_changing_it_leaves_the_kept_scheme_alone():
     assert second.matrix.indices.flags.writeable and second.matrix.indptr.flags.writeable
 
 
-def test_a_first_call_takes_the_new_schemes_arrays_and_a_disk_hit_copies_its_read_only_ones(tmp_path, monkeypatch):
-    """The one-call path skips a copy: its matrix takes the arrays of the scheme it just found (and wrote in the
-    background). A later call reads the scheme back as read-only views of the cache entry, and copies them."""
+def test_a_scheme_written_in_the_background_is_kept_and_a_disk_hit_copies_its_read_only_arrays(tmp_path, monkeypatch):
+    """A first call writes its scheme while the products compile, done before the call returns; a later call
+    reads it back as read-only views of the cache entry, and the user's matrix gets copies of them."""
     from jaccli.compute.prepare import Request
     from jaccli.compute.run import run
 
+    import time
+
+    from jaccli.compute import cache
+
     monkeypatch.setenv("JACCLI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("JACCLI_NO_CACHE")
+    write = cache._write_entry
+    monkeypatch.setattr(cache, "_write_entry", lambda key, data: time.sleep(0.3 * key.endswith(".blob"))
+                        or write(key, data))  # a slow disk: the call still returns after the scheme is written
     request = Request("hessian", ROSENBROCK, at=("x=linspace(-1, 1, 30)",), sparse="on")
     first = run(request)
-    assert first.cache == "miss" and np.shares_memory(first.matrix.indices, first.scheme.pattern.indices)
+    assert len(list((tmp_path / "cache" / "executables").glob("*.blob"))) == 1
+    assert first.cache == "miss" and not np.shares_memory(first.matrix.indices, first.scheme.pattern.indices)
     second = run(request)
     assert second.cache == "hit" and not second.scheme.pattern.indices.flags.writeable
     assert second.matrix.indices.flags.writeable and second.matrix.indptr.flags.writeable

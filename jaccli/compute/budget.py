@@ -31,35 +31,47 @@ def guard_size(what: str, shape: tuple[int, ...], itemsize: int, budget: int,
     )
 
 
-def device_memory(device) -> int:
-    """What `device` holds: an accelerator's own limit, else (the CPU) the machine's RAM."""
+def device_memory(device) -> int | None:
+    """What `device` holds: an accelerator's own limit (None when it does not say), the CPU's the machine's RAM."""
+    if device.platform == "cpu":
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return None
     try:
-        limit = (device.memory_stats() or {}).get("bytes_limit") if device.platform != "cpu" else None
+        limit = (device.memory_stats() or {}).get("bytes_limit")
     except (RuntimeError, AttributeError, NotImplementedError):
-        limit = None
-    return int(limit) if limit else default_max_memory() * 4
+        return None
+    return int(limit) if limit else None
 
 
-def guard_working_memory(compiled, what: str, budget: int, device) -> None:
-    """Refuse, before it runs, an executable whose working memory (XLA's count: arguments, outputs and the
-    temporaries it keeps) is more than the device holds and more than the budget: an intermediate array that
-    the result's size does not show (`sum(cumsum(outer(eye(3000), eye(3000))))` is a scalar of 1.3 PB). An
-    intermediate that XLA fuses away costs nothing here; one larger than the budget but not than the device
-    (a dense Hessian's own work) still runs."""
+def guard_working_memory(compiled, setup, device, what: str | None = None, copies: int = 1) -> None:
+    """Refuse, before it runs, an executable whose memory (XLA's count: arguments, result and the intermediate
+    arrays it keeps, times `copies` for CPU devices that share one RAM) is more than the device holds, or than
+    an explicit --max-memory when that is larger: an intermediate array the result's size does not show
+    (`sum(cumsum(outer(eye(3000), eye(3000))))` is a scalar through 1.3 PB). An intermediate that XLA fuses
+    away costs nothing here. The default budget (a quarter of RAM) is for results: work beyond it that fits
+    the device still runs."""
     try:
         stats = compiled.memory_analysis()
-        size = (stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
-                - stats.alias_size_in_bytes)
+        size = copies * (stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
+                         - stats.alias_size_in_bytes)
     except (AttributeError, NotImplementedError, RuntimeError, TypeError):  # a backend that does not say
         return
-    limit = max(budget, device_memory(device))
-    if size <= limit:
+    held = device_memory(device)
+    asked = setup.request.max_memory
+    if held is None or size <= held or (asked is not None and size <= asked):
         return
+    name = what or setup.command.name
+    limit = f"--max-memory {format_bytes(asked)}" if asked is not None and asked > held else \
+        f"the {format_bytes(held)} of the {device.platform} device"
+    ways = "--chunk-size K (fewer directions at once), hvp, or --sparse" \
+        if setup.command.name in ("jacobian", "hessian") else "a smaller problem"
     raise TooLargeError(
-        f"`{what}` would need {format_bytes(size)} of working memory for its intermediate arrays, more than "
-        f"the {format_bytes(limit)} of the {device.platform} device",
-        hint="an operation builds an array far larger than its inputs (outer, kron, broadcasting): use a "
-             "smaller problem",
+        f"`{name}` would need {format_bytes(size)} of memory for its arguments, result and intermediate arrays, "
+        f"more than {limit}",
+        hint=f"an operation may build an array far larger than its inputs (outer, kron, broadcasting); try {ways}, "
+             "or raise --max-memory to run it anyway",
     )
 
 

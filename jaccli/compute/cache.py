@@ -283,7 +283,8 @@ def store_blob(key: str, payload, *, background: bool = False) -> bool:
     bytes, or a list of buffers written one after the other (tens of MB of arrays, never joined into one).
 
     With `background`, the checksum and the write (both without the GIL) run in a thread while the caller
-    compiles; the buffers must not change until `finish_writes()`, which the caller calls before it returns."""
+    compiles, and True means only that the write began; the buffers must not change until `finish_writes()`,
+    which the caller calls before it returns."""
     pieces = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else list(payload)
 
     def write() -> bool:
@@ -303,9 +304,13 @@ _WRITING: list = []  # store_blob's writes under way
 
 
 def finish_writes() -> None:
-    """Wait for the writes store_blob began in the background."""
-    while _WRITING:
-        _WRITING.pop().join()
+    """Wait for the writes store_blob began in the background (another thread's calls' too)."""
+    while True:
+        try:
+            thread = _WRITING.pop()
+        except IndexError:  # none left, or another thread took the last
+            return
+        thread.join()
 
 
 def load_blob(key: str) -> memoryview | None:

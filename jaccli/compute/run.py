@@ -147,7 +147,7 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
         with no_xla_cache(jax):
             function = split.function if split else jax.jit(the_plan.checked_operator())
             fresh = function.lower(z, c, w).compile(quick_options(setup, device))
-        guard_working_memory(fresh, setup.command.name, setup.budget, device)
+        guard_working_memory(fresh, setup, device, copies=sharing)
         metadata = {"out_shape": list(the_plan.out_shape), "block": the_plan.block, "complex_out": the_plan.complex_out,
                     "lapack": uses_lapack(setup.expression)}
         if use_cache:
@@ -156,6 +156,9 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
             memory[key] = (fresh, metadata)
         return fresh
 
+    sharing = len(devices) if split and device.platform == "cpu" else 1  # CPU devices share one RAM
+    if entry is not None:
+        guard_working_memory(entry[0], setup, device, copies=sharing)  # kept under another --max-memory
     try:
         with jax.default_device(device):
             if entry is None:

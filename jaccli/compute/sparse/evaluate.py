@@ -90,8 +90,7 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
         products, finite, entry = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
         if not bool(finite):
             warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
-        matrix = decompress(scheme, products, share=memory is None)
-        return SparseResult(the_plan, matrix, scheme, device_name(device),
+        return SparseResult(the_plan, decompress(scheme, products), scheme, device_name(device),
                             "off" if key is None else "hit" if entry is not None else "miss")
     finally:
         cache.finish_writes()
@@ -119,7 +118,7 @@ def sparse_scheme(setup, device, out_shape: tuple | None = None, *, use_cache: b
         key = cache.executable_key(
             command=request.command, mode=request.mode, dtype=setup.dtype.name, expr=str(setup.expression),
             sparse=request.sparse, budget=setup.budget, layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
-            device=(device.platform, device.device_kind, device.id))
+            device=(device.platform, device.device_kind, device.id), options=sorted(products_options(device)))
     entry = memory.get(key) if memory is not None and key is not None else None
     scheme, status = (entry[1]["scheme"], "hit") if entry else _cached_scheme(key, use_cache)
     if scheme is None and status != "dense":
@@ -160,7 +159,7 @@ def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memo
     def compile_fresh():
         with no_xla_cache(jax):
             compiled = jax.jit(checked).lower(z, c, w).compile(products_options(device))
-        guard_working_memory(compiled, f"sparse {setup.command.name}", setup.budget, device)
+        guard_working_memory(compiled, setup, device, f"{setup.command.name} --sparse")
         from ..run import uses_lapack
 
         metadata = {"out_shape": list(the_plan.out_shape), "block": None, "lapack": uses_lapack(setup.expression)}
@@ -198,21 +197,18 @@ def products_options(device) -> dict:
     The products are a few passes of elementwise work over n entries, so the fusion emitters' compile
     (90–180 ms at n = 10⁶) buys nothing the run shows: on extended Rosenbrock, Broyden, the 5-point stencil
     and a tanh/exp/sin/log1p chain at n = 10⁶ the compile took 27–109 ms instead of 65–182 ms, the run
-    stayed within noise, and every product was the same to the last bit (XLA's tan and atan may differ by
-    an ulp between the two emitters; run.quick_options says more)."""
+    stayed within noise, and every product was the same to the last bit. (Elementwise, the two emitters'
+    tan and arctan can differ by an ulp, as run.quick_options found for atan2, erfinv and digamma.)"""
     return PRODUCTS_OPTIONS if device.platform == "cpu" else {}
 
 
-def decompress(scheme: Scheme, products: np.ndarray, *, share: bool = False) -> sp.csr_array:
+def decompress(scheme: Scheme, products: np.ndarray) -> sp.csr_array:
     """The nonzeros picked out of the products by one gather, in the pattern's CSR order. The matrix gets its
-    own index arrays, since the scheme's are kept for later calls (in memory, or read-only views of a cache
-    entry), unless `share`: a scheme found for this one call, whose writable arrays it may take."""
+    own index arrays: the scheme's are kept for later calls (in memory, or read-only views of a cache entry),
+    and are the result's `scheme` too."""
     pattern = scheme.pattern
     data = np.take(products, scheme.colouring.gather)  # np.take: a quarter faster than indexing here
-    indices, indptr = pattern.indices, pattern.indptr
-    if not (share and indices.flags.writeable and indptr.flags.writeable):
-        indices, indptr = indices.copy(), indptr.copy()
-    return sp.csr_array((data, indices, indptr), shape=pattern.shape)
+    return sp.csr_array((data, pattern.indices.copy(), pattern.indptr.copy()), shape=pattern.shape)
 
 
 def _cached_scheme(key, use_cache: bool) -> tuple[Scheme | None, str]:

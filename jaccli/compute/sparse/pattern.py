@@ -122,6 +122,9 @@ def interpret(jaxpr, const_values, in_sets, in_values, unknown: set):
         if all(s is None for s in ins):
             _constant(eqn, env)
             continue
+        entries = sum(int(np.prod(v.aval.shape, dtype=np.int64)) for v in eqn.outvars)
+        if entries > LIMIT["nnz"]:  # every entry holds a set: refused before its position map is built
+            raise TooDense(f"an intermediate array of {entries:,} entries")
         for var, sets in zip(eqn.outvars, _apply(eqn, ins, env, unknown)):
             env.sets[var] = sets if np.issubdtype(var.aval.dtype, np.inexact) else None
     outs = [env.sets_of(a) for a in jaxpr.outvars]
