@@ -465,3 +465,49 @@ def test_a_scheme_written_in_the_background_is_kept_and_a_disk_hit_copies_its_re
     np.testing.assert_array_equal(second.matrix.toarray(), first.matrix.toarray())
     second.matrix.sort_indices()
     second.matrix.eliminate_zeros()
+
+
+def _against_dense(command: str, expr: str, at: dict):
+    """(sparse values, dense values at the pattern's entries) through the Python API."""
+    import jaccli as api
+
+    run = getattr(api, command)
+    matrix = run(expr, at=at, sparse=True).matrix.tocoo()
+    dense = run(expr, at=at, sparse=False).value
+    return matrix.data, dense[matrix.row, matrix.col]
+
+
+@pytest.mark.parametrize("command, expr, at", [
+    ("jacobian", "eye(3) @ sqrt(x)", {"x": "[0, 1, 1]"}),
+    ("hessian", "sum(sqrt(x)*(eye(3)@x))", {"x": "[0, 1, 1]"}),
+    ("jacobian", "(2*eye(600) - roll(eye(600), 1, axis=1) - roll(eye(600), -1, axis=1)) @ sqrt(x)",
+     {"x": "linspace(0, 1, 600)"}),
+    ("hessian", "sum(sqrt(x)*(eye(500)@x))", {"x": "linspace(0, 1, 500)"}),
+    ("hessian", "sum(sqrt(abs(x[1:])) * (diag(ones(400)) @ x[:-1]))", {"x": "linspace(-1, 1, 401)"}),
+])
+def test_an_infinite_derivative_in_one_column_spoils_no_other(command, expr, at):
+    """sqrt at 0: one column's derivative is infinite, and where columns share a product the constant
+    zeros of the matrix meet it as 0·inf = nan. The result must have the dense values, which take each column
+    alone: finite where they are finite, and non-finite in the same places."""
+    sparse, dense = _against_dense(command, expr, at)
+    finite = np.isfinite(dense)
+    assert not finite.all()  # the case is there
+    np.testing.assert_array_equal(np.isfinite(sparse), finite)
+    np.testing.assert_allclose(sparse[finite], dense[finite], rtol=1e-14, atol=0)
+
+
+def test_mending_stops_after_its_calls_where_nothing_is_finite():
+    """Every column infinite: no split helps; the evaluations stop at MAX_CALLS, and every value stays
+    non-finite (inf or nan), as the dense ones are."""
+    from jaccli.compute.sparse import evaluate, refine
+
+    calls = []
+    original = refine.refine
+    try:
+        evaluate.refine = lambda data, scheme, again: original(data, scheme, lambda w: calls.append(1) or again(w))
+        sparse, dense = _against_dense("jacobian", "eye(200) @ sqrt(x)", {"x": "zeros(200)"})
+    finally:
+        evaluate.refine = original
+    assert 0 < len(calls) <= refine.MAX_CALLS
+    assert not np.isfinite(sparse).any() and not np.isfinite(dense).any()
+

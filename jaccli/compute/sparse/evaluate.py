@@ -24,6 +24,7 @@ from ..budget import guard_working_memory
 from ..backend import device_name, load_jax, no_xla_cache, runtime_error
 from ..prepare import Plan, output_spec, plan
 from ..run import FromPlan
+from .refine import refine
 from .scheme import Scheme, find_scheme, guard, refused, wanted
 
 
@@ -87,10 +88,13 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
         scheme, the_plan, key, entry = found
         if entry is None and use_cache:
             entry = cache.load_executable(key, device)
-        products, finite, entry = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
+        products, finite, entry, again = _products(setup, the_plan, scheme, device, key, entry, use_cache, memory)
         if not bool(finite):
             warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
-        return SparseResult(the_plan, decompress(scheme, products), scheme, device_name(device),
+        matrix = decompress(scheme, products)
+        if bool(finite) and not np.isfinite(matrix.data).all():  # 0·inf where columns shared a product
+            refine(matrix.data, scheme, again)
+        return SparseResult(the_plan, matrix, scheme, device_name(device),
                             "off" if key is None else "hit" if entry is not None else "miss")
     finally:
         cache.finish_writes()
@@ -144,8 +148,8 @@ def sparse_scheme(setup, device, out_shape: tuple | None = None, *, use_cache: b
 
 
 def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memory):
-    """(the products, whether f is finite, the entry used or None): the kept executable, else one compiled now
-    (and kept); one that won't run is replaced."""
+    """(the products, whether f is finite, the entry used or None, the products for other colours): the kept
+    executable, else one compiled now (and kept); one that won't run is replaced."""
     jax, _ = load_jax()
     colouring, f = scheme.colouring, setup.function
     g = operator(f, setup.command.name, the_plan.mode, (colouring.n_forward, colouring.n_reverse),
@@ -181,7 +185,12 @@ def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memo
                 products, finite = compiled(z, c, w)
             if memory is not None:
                 memory[key] = (compiled, {**metadata, "scheme": scheme})
-            return np.asarray(products), finite, entry
+
+            def again(colours):  # the products for other colours (refine.py)
+                with jax.default_device(device):
+                    return np.asarray(compiled(z, c, colours)[0])
+
+            return np.asarray(products), finite, entry, again
     except JaccliError:
         raise
     except (RuntimeError, MemoryError) as error:

@@ -1,0 +1,76 @@
+"""Entries that compression spoiled: 0·inf where columns share a product.
+
+Columns of one colour are summed into one product, so an infinite derivative in one of them (sqrt or log
+at 0) meets the zeros that its neighbours' rows hold as constants (`eye(n) @ sqrt(x)`) as 0·inf = nan, and
+spoils entries that are finite when each column is taken alone, as the dense evaluation takes them. So when
+an entry of the result is not finite, its colour group is split in halves and each half evaluated again with
+the same executable (its colours are an argument: one call takes up to n_forward groups), down to single
+columns if need be. An entry is read from its column's group where no other column of the group has an
+entry in its row; a single column's value is its own, finite or not.
+
+One point only: many points go through one vmapped executable, whose forward products are spoiled alike
+column by column (JAX's JVP of sqrt at 0 along a zero tangent is 0·inf = nan, and XLA's batched dot spreads
+it), as the dense many-point results are.
+
+    >>> left = refine(data, scheme, lambda w: products_for(w))   # data: the gathered values, mended in place
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .colour import _entries
+
+MAX_CALLS = 32  # evaluations at most: one culprit column at n = 10⁶ takes about log₂(n / colours) ≈ 19
+
+
+def refine(data: np.ndarray, scheme, evaluate) -> int:
+    """Mend the non-finite entries of `data` (the pattern's CSR order) that a split of their colour group makes
+    finite; `evaluate(w)` gives the products (flat) for colours `w`. Returns how many entries stay non-finite.
+    Only forward products are split (a Jacobian's reverse ones, for dense rows, are left as they are)."""
+    colouring = scheme.colouring
+    bad = np.flatnonzero(~np.isfinite(data))
+    if len(bad) == 0 or colouring.n_reverse or colouring.n_forward == 0:
+        return len(bad)
+    m = scheme.pattern.shape[0]
+    rows, cols = _entries(scheme.pattern)
+    forward = colouring.forward
+    queue = []
+    for colour in np.unique(forward[cols[bad]]):
+        group = np.flatnonzero(forward == colour) if colour >= 0 else ()
+        if len(group) > 1:  # a column alone already has its own value
+            queue += _halves(group, bad[forward[cols[bad]] == colour], cols)
+    calls = 0
+    while queue and calls < MAX_CALLS:
+        batch, queue = queue[:colouring.n_forward], queue[colouring.n_forward:]
+        w = np.full(len(forward) + len(colouring.reverse), -1, np.int32)
+        for slot, (group, _) in enumerate(batch):
+            w[group] = slot
+        products = evaluate(w)
+        calls += 1
+        for slot, (group, entries) in enumerate(batch):
+            values = products[slot * m + rows[entries]]
+            done = np.isfinite(values) & _alone(scheme.pattern, w, rows[entries], slot) if len(group) > 1 else \
+                np.ones(len(entries), bool)
+            data[entries[done]] = values[done]
+            left = entries[~done]
+            if len(left):
+                queue += _halves(group, left, cols)
+    return int(np.count_nonzero(~np.isfinite(data)))
+
+
+def _halves(group: np.ndarray, entries: np.ndarray, cols: np.ndarray) -> list:
+    """The two halves of a group of columns (sorted), each with the entries whose column it holds; a half
+    that holds none is not evaluated."""
+    half = group[: len(group) // 2], group[len(group) // 2:]
+    inside = np.isin(cols[entries], half[0])
+    return [(h, e) for h, e in ((half[0], entries[inside]), (half[1], entries[~inside])) if len(h) and len(e)]
+
+
+def _alone(pattern, w: np.ndarray, rows: np.ndarray, slot: int) -> np.ndarray:
+    """For each row (each holds an entry), whether exactly one column of colour `slot` has an entry there: the
+    product's value at the row is then that column's alone."""
+    unique, where = np.unique(rows, return_inverse=True)
+    sub = pattern[unique]
+    counts = np.add.reduceat((w[sub.indices] == slot).astype(np.int64), sub.indptr[:-1])
+    return counts[where] == 1
