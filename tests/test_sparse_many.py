@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import jaccli, jaccli_process
 from test_sparse import BROYDEN, ROSENBROCK, as_dense, setup_of
 
@@ -102,3 +103,25 @@ def test_a_complex_record_after_real_ones_stops_after_the_real_answers():
     (first,) = [json.loads(line) for line in ran.stdout.splitlines()]
     np.testing.assert_allclose(as_dense(first), dense_at("hessian", ROSENBROCK, np.array([[0.1, 0.2, 0.3]]))[0],
                                rtol=1e-13)
+
+
+def test_a_bad_record_stops_after_the_results_before_it_or_is_skipped_with_skip_bad():
+    """As the dense points do: without --skip-bad, the results before the bad record are written, then one error
+    (exit 2); with it, a warning, an error line in JSON output, and the records after it computed."""
+    stream = '{"x":[1,2,3]}\n{"x":[4,5,"a"]}\n{"x":[1,1,1]}\n'
+    expr = "sum(x[1:]*x[:-1]**2)"  # x₁x₀² + x₂x₁², its Hessian by hand below
+
+    def hessian(x):
+        return [[2 * x[1], 2 * x[0], 0], [2 * x[0], 2 * x[2], 2 * x[1]], [0, 2 * x[1], 0]]
+
+    stopped = jaccli("hessian", expr, "--at", "-", "--sparse", "-f", "json", input=stream)
+    assert stopped.returncode == 2 and stopped.stderr.startswith("error: line 2:")
+    assert "results before it were written" in stopped.stderr
+    assert [json.loads(line)["index"] for line in stopped.stdout.splitlines()] == [0]
+    skipped = jaccli("hessian", expr, "--at", "-", "--sparse", "-f", "json", "--skip-bad", input=stream)
+    assert skipped.returncode == 0 and "line 2:" in skipped.stderr and "(skipped)" in skipped.stderr
+    first, bad, last = (json.loads(line) for line in skipped.stdout.splitlines())
+    assert (bad["index"], bad["line"]) == (1, 2) and "not a number" in bad["error"]
+    for document, x in ((first, [1, 2, 3]), (last, [1, 1, 1])):
+        matrix = sp.coo_array((document["data"], (document["row"], document["col"])), shape=(3, 3)).toarray()
+        np.testing.assert_array_equal(matrix, hessian(x))

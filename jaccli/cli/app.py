@@ -102,7 +102,8 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
     elif is_batch(request) and request.sparse == "on" and command in ("jacobian", "hessian"):
         from ..output.many_sparse import write_sparse_batch
 
-        write_sparse_batch(request, shared.fmt, shared.output, env, precision=shared.precision)
+        write_sparse_batch(request, shared.fmt, shared.output, env, precision=shared.precision,
+                           skip_bad=shared.skip_bad)
     elif is_batch(request):
         from ..output.write import write_batch
 

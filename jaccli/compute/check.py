@@ -260,8 +260,10 @@ def sympy_reference(result: Result) -> np.ndarray:
     return numbers.reshape(result.value.shape)
 
 
-def point_specs(request: Request, stdin=None):
-    """The points to check: request.at itself (None), or each record of --at @points.csv (.npy, .jsonl) or '-'."""
+def point_specs(request: Request, stdin=None, *, bad: bool = False):
+    """The points to check: request.at itself (None), or each record of --at @points.csv (.npy, .jsonl) or '-'.
+    A bad record stops with a PointError; with `bad`, it is given as its BadRecord (its index set), and a good
+    one as (its spec, its line)."""
     from ..inputs.records import BadRecord, RecordReader
     from ..inputs.sources import record_source, record_spec
 
@@ -269,9 +271,22 @@ def point_specs(request: Request, stdin=None):
     if source is None:
         yield None
         return
+    index = 0
     for block in RecordReader(source, stdin=stdin).blocks():
         if isinstance(block, BadRecord):
-            raise PointError(f"line {block.line}: {block.message}")
+            if not bad:
+                raise PointError(f"line {block.line}: {block.message}")
+            block.index = index
+            index += 1
+            yield block
+            continue
         rows = block.matrix if block.matrix is not None else block.rows
-        for row in rows:
-            yield record_spec(row)
+        for row, line in zip(rows, block.lines.tolist()):
+            index += 1
+            if not bad:
+                yield record_spec(row)
+                continue
+            try:
+                yield record_spec(row), line
+            except PointError as error:  # a value that is not a number
+                yield BadRecord(line, error.message, index - 1)

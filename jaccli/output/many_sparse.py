@@ -5,9 +5,11 @@ H.1.npz, …), or a table a point."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..errors import JaccliError, warn
+from ..inputs.records import BadRecord
 from . import sparse
 from .destinations import Checked, open_output, refuse_overwriting_inputs, writing
 from .write import choose_format
@@ -19,9 +21,14 @@ def numbered(output: str, index: int) -> str:
     return str(path.with_name(f"{path.stem}.{index}{path.suffix}"))
 
 
-def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, precision=None) -> None:
+def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, precision=None,
+                       skip_bad: bool = False) -> None:
+    """Each point's sparse result as it comes. A bad record stops the run after the results before it; with
+    `skip_bad` it is a warning, and a JSON line {"index", "line", "error"} in JSON output (no file, no lines
+    in the others)."""
     from ..compute.check import point_specs
     from ..compute.sparse.many import sparse_points
+    from .stream import stop_at
 
     fmt = choose_format(fmt, output, env)
     if fmt == "npy":
@@ -33,7 +40,18 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
     refuse_overwriting_inputs(output, request, env)
     stream = None
     try:
-        for index, result in enumerate(sparse_points(request, point_specs(request, env.stdin.buffer))):
+        for index, result in enumerate(sparse_points(request, point_specs(request, env.stdin.buffer, bad=True))):
+            if isinstance(result, BadRecord):
+                if not skip_bad:
+                    raise stop_at(result)
+                warn(f"line {result.line}: {result.message} (skipped)")
+                if fmt == "json":
+                    if stream is None:
+                        stream = open_output(output, "wb") if output else Checked(env.stdout.buffer, "standard output")
+                    stream.write((json.dumps({"index": index, "line": result.line, "error": result.message}) + "\n")
+                                 .encode())
+                    stream.flush()
+                continue
             if fmt in ("npz", "mtx"):
                 with open_output(numbered(output, index), "wb") as file:
                     file.write(sparse.to_npz(result) if fmt == "npz" else sparse.to_mtx(result))

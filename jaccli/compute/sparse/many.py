@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...errors import JaccliError, PointError, warn
+from ...inputs.records import BadRecord
 from .. import cache
 from ..backend import device_name, load_jax, runtime_error, select_device
 from ..prepare import bind, plan, read_expression
@@ -31,15 +32,18 @@ _NONE = object()
 
 def sparse_points(request, specs, *, executables: dict | None = None):
     """Each point's SparseResult, in order; a point whose variables' shapes differ from the first point's stops
-    with a PointError once those before it are given."""
+    with a PointError once those before it are given. A BadRecord among `specs` comes out in its place, after
+    the results before it."""
     jax, _ = load_jax(cache.usable(request.no_cache))  # JAX's own cache keeps the vmapped executable, as for
     device = select_device(request.device)  # dense points (batch.py)
     expression = read_expression(request.expr)
-    specs = iter(specs)
-    first = next(specs, _NONE)
-    if first is _NONE:  # a file of no points: nothing to write
+    setups = _bound(request, specs, expression)
+    setup = next(setups, _NONE)
+    while isinstance(setup, BadRecord):  # the scheme is made at the first good point
+        yield setup
+        setup = next(setups, _NONE)
+    if setup is _NONE:  # a file of no (good) points: nothing to write
         return
-    setup = bind(request, first, expression)
     found = sparse_scheme(setup, device, use_cache=cache.usable(request.no_cache), memory=executables)
     if found is None:
         raise JaccliError(f"`{request.command}` has no sparse form here", hint="use --no-sparse")
@@ -51,10 +55,15 @@ def sparse_points(request, specs, *, executables: dict | None = None):
         if len(pending) == points.chunk:
             yield from points.evaluate(pending)
             pending = []
-        spec = next(specs, _NONE)
-        if spec is _NONE:
+        current = next(setups, _NONE)
+        while isinstance(current, BadRecord):
+            if pending:
+                yield from points.evaluate(pending)
+                pending = []
+            yield current
+            current = next(setups, _NONE)
+        if current is _NONE:
             break
-        current = bind(request, spec, expression)
         if current.dtype != setup.dtype:
             if pending:
                 yield from points.evaluate(pending)
@@ -69,6 +78,24 @@ def sparse_points(request, specs, *, executables: dict | None = None):
                              hint="results before it were written; run points of other shapes apart")
     if pending:
         yield from points.evaluate(pending)
+
+
+def _bound(request, specs, expression):
+    """Each point's Setup; from point_specs(…, bad=True), a BadRecord for a record that is bad, or that bind
+    refuses (a value that is not a number)."""
+    index = 0
+    for item in specs:
+        if isinstance(item, BadRecord):
+            yield item
+        elif isinstance(item, tuple):
+            spec, line = item
+            try:
+                yield bind(request, spec, expression)
+            except PointError as error:
+                yield BadRecord(line, error.message, index)
+        else:
+            yield bind(request, item, expression)
+        index += 1
 
 
 class _Points:
