@@ -511,3 +511,13 @@ def test_mending_stops_after_its_calls_where_nothing_is_finite():
     assert 0 < len(calls) <= refine.MAX_CALLS
     assert not np.isfinite(sparse).any() and not np.isfinite(dense).any()
 
+
+
+@pytest.mark.parametrize("flag", [[], ["--sparse"]])
+def test_a_dense_pattern_too_large_either_way_points_to_hvp_not_back_and_forth(flag):
+    """sum(x)**2 at n = 10⁵: H is all nonzeros, 80 GB dense or sparse. auto has looked at the pattern and --sparse
+    is on, so neither hint sends the user to the other; both name hvp."""
+    ran = jaccli("hessian", "sum(x)**2", "--at", "x=full(100000, 0.5)", *flag)
+    assert ran.returncode == 2 and ran.stdout == ""
+    error, hint = ran.stderr.splitlines()
+    assert error.startswith("error: the ") and hint == "hint: use `hvp` (H·v without forming H), or raise --max-memory"

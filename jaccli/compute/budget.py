@@ -65,8 +65,10 @@ def guard_working_memory(compiled, setup, device, what: str | None = None, copie
     name = what or setup.command.name
     limit = f"--max-memory {format_bytes(asked)}" if asked is not None and asked > held else \
         f"the {format_bytes(held)} of the {device.platform} device"
-    ways = "--chunk-size K (fewer directions at once), hvp, or --sparse" \
-        if setup.command.name in ("jacobian", "hessian") else "a smaller problem"
+    sparse = name.endswith("--sparse")
+    ways = f"{setup.command.without_forming}, or a smaller problem" if sparse else \
+        f"--chunk-size K (fewer directions at once), {setup.command.without_forming}, or --sparse" \
+        if setup.command.without_forming else "a smaller problem"
     raise TooLargeError(
         f"`{name}` would need {format_bytes(size)} of memory for its arguments, result and intermediate arrays, "
         f"more than {limit}",

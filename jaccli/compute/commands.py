@@ -57,6 +57,7 @@ class Command:
     symbolic_order: int | None = None  # derivatives taken by SymPy for --symbolic; None: no formula
     reference: Reference | None = None  # how check compares; None: only --expect
     too_large: str = "use a smaller problem"
+    without_forming: str = ""  # what computes the products of the matrix without forming it (jacobian, hessian)
     blockwise: bool = False  # one point: basis directions a block (jacobian, hessian)
     operations: float = 2.8  # JAX operations traced per expression node (measured), what XLA's compile time follows
     growth: float = 1.0  # derivative: × this for each order beyond the first
@@ -98,10 +99,12 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             scalar_only=True, symbolic_order=1, reference=Reference("eval"), table_prefix="∂f/∂"),
     Command("jacobian", "∂f/∂x", ("out", "in"), "the Jacobian ∂f/∂x, shape out_shape + in_shape", modes=FIRST_ORDER,
             symbolic_order=1, reference=Reference("eval"), blockwise=True,
-            too_large="use --sparse (J mostly zeros), or `jvp` or `vjp` (J·v, uᵀ·J without forming J)"),
+            too_large="use --sparse (J mostly zeros), or `jvp` or `vjp` (J·v, uᵀ·J without forming J)",
+            without_forming="`jvp` or `vjp` (J·v, uᵀ·J without forming J)"),
     Command("hessian", "∂²f/∂x²", ("out", "in", "in"), "the Hessian ∂²f/∂x², shape out_shape + in_shape + in_shape",
             modes=SECOND_ORDER, symbolic_order=2, reference=Reference("jacobian"), blockwise=True, operations=7.8,
-            too_large="use --sparse (H mostly zeros), or `hvp` (H·v without forming H)"),
+            too_large="use --sparse (H mostly zeros), or `hvp` (H·v without forming H)",
+            without_forming="`hvp` (H·v without forming H)"),
     Command("jvp", "J·v", ("out",), "the Jacobian-vector product J·v (forward mode)", fixed_mode="fwd", vector="v",
             prefix="Jv_", symbolic_order=1, reference=Reference("eval", along="v", contract="v")),
     Command("vjp", "uᵀ·J", ("in",), "the vector-Jacobian product uᵀ·J (reverse mode)", fixed_mode="rev",

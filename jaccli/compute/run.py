@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import JaccliError, warn
+from ..errors import JaccliError, TooLargeError, warn
 from ..inputs.points import PointSpec
 from ..language.parse import Expression
 from . import cache
@@ -130,6 +130,11 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
             found = run_sparse(setup, device, out_shape, use_cache=use_cache, memory=memory)  # None: dense
             if found is not None:
                 return found
+            try:
+                the_plan = plan(setup, out_shape, complex_out=complex_out)
+            except TooLargeError as error:  # --sparse would not help: auto has looked
+                raise TooLargeError(f"{error.message}, and its sparsity pattern is too dense to pay",
+                                    hint=f"use {setup.command.without_forming}, or raise --max-memory") from None
         the_plan = plan(setup, out_shape, complex_out=complex_out)
     else:
         the_plan = plan(setup, tuple(entry[1]["out_shape"]), complex_out=entry[1].get("complex_out", False)) \

@@ -131,9 +131,10 @@ def find_scheme(setup, out_shape: tuple, *, must: bool) -> Scheme | None:
     except TooDense as why:
         if not must:
             return None
+        instead = setup.command.without_forming if refused(setup, out_shape) else "--no-sparse"
         raise TooLargeError(f"the sparsity pattern of the {setup.command.name} has too many nonzeros ({why}) "
                             f"for the memory budget of {format_bytes(setup.budget)}",
-                            hint="raise --max-memory, or use --no-sparse") from None
+                            hint=f"use {instead}, or raise --max-memory") from None
     except JaccliError:
         raise
     except MemoryError as error:  # an intermediate array whose position map alone would not fit
@@ -162,7 +163,8 @@ def guard(setup, scheme: Scheme) -> None:
     if size > setup.budget:
         raise TooLargeError(f"the sparse {setup.command.name} would take {format_bytes(size)} ({scheme.nnz:,} "
                             f"nonzeros, {c.colours} products), more than the memory budget of "
-                            f"{format_bytes(setup.budget)}", hint="raise --max-memory")
+                            f"{format_bytes(setup.budget)}",
+                            hint=f"use {setup.command.without_forming}, or raise --max-memory")
 
 
 def spy_lines(pattern, width: int = 60, height: int = 30) -> list[str]:
