@@ -95,7 +95,8 @@ def to_csv(result) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     with_value = result.function_value is not None
     writer.writerow((["f"] if with_value else []) + entry_names(result.plan))
-    values = [number_text(x) for x in result.value.reshape(-1)]
+    flat = result.value.reshape(-1)
+    values = [number_text(x) for x in flat] if flat.dtype.kind == "c" else list(map(repr, flat.tolist()))
     writer.writerow(([repr(result.function_value)] if with_value else []) + values)
     return buffer.getvalue()
 
