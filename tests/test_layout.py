@@ -64,3 +64,26 @@ def test_entry_and_output_labels():
     assert list(output_labels(())) == ["f"]
     assert list(output_labels((3,))) == ["f0", "f1", "f2"]
     assert list(output_labels((2, 2))) == ["f[0,0]", "f[0,1]", "f[1,0]", "f[1,1]"]
+
+
+@pytest.mark.parametrize("command, expr, at, extra", [
+    ("hessian", "x**2*y + y**3", ("1,2",), {}),
+    ("hessian", "sum(X**2)*y", ("X=[[1,2],[3,4]]", "y=2"), {}),
+    ("jacobian", "[X, X]", ("X=[[1,2],[3,4]]",), {}),
+    ("jacobian", "x*1j", ("x=[1,2]",), {}),
+    ("derivative", "x**3*y", ("1,2",), {"order": 3}),
+    ("grad", "sum(x**2)", ("x=[1,2,3]",), {}),
+])
+def test_every_entry_name_at_once_is_each_entry_named_alone(command, expr, at, extra):
+    """entry_names builds a derivative's names from its labels made once (CSV headers of millions); entry_namer
+    names one entry by its flat index: the two agree everywhere."""
+    import math
+
+    from jaccli.compute.prepare import Request, bind, plan
+    from jaccli.output.labels import entry_names, entry_namer
+
+    the_plan = plan(bind(Request(command, expr, at=at, **extra)))
+    name = entry_namer(the_plan)
+    out_shape, in_shape = the_plan.result_shapes
+    count = the_plan.command.count(math.prod(out_shape), math.prod(in_shape), the_plan.axes)
+    assert entry_names(the_plan) == [name(k) for k in range(count)]
