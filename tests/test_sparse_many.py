@@ -125,3 +125,9 @@ def test_a_bad_record_stops_after_the_results_before_it_or_is_skipped_with_skip_
     for document, x in ((first, [1, 2, 3]), (last, [1, 1, 1])):
         matrix = sp.coo_array((document["data"], (document["row"], document["col"])), shape=(3, 3)).toarray()
         np.testing.assert_array_equal(matrix, hessian(x))
+
+
+def test_fields_are_refused_for_sparse_results_not_ignored():
+    ran = jaccli("hessian", "sum(x**3)", "--at", "-", "--sparse", "-f", "json", "--fields", "index,value",
+                 input='{"x":[1,2,3]}\n')
+    assert ran.returncode == 2 and ran.stdout == "" and ran.stderr.startswith("error: --fields chooses")

@@ -102,6 +102,12 @@ def compute(ctx: typer.Context, command: str, expr: str, shared: Shared, *, v=No
     elif is_batch(request) and request.sparse == "on" and command in ("jacobian", "hessian"):
         from ..output.many_sparse import write_sparse_batch
 
+        if shared.fields:
+            from ..errors import JaccliError
+
+            raise JaccliError("--fields chooses among the fields of dense results, and these are sparse: each is "
+                              "written whole (index, row, col, data …)", hint="drop --fields, or use --no-sparse")
+
         write_sparse_batch(request, shared.fmt, shared.output, env, precision=shared.precision,
                            skip_bad=shared.skip_bad)
     elif is_batch(request):
