@@ -4,6 +4,7 @@ against dense jaccli, colour counts against their lower bounds, files through Sc
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -489,7 +490,9 @@ def test_an_infinite_derivative_in_one_column_spoils_no_other(command, expr, at)
     """sqrt at 0: one column's derivative is infinite, and where columns share a product the constant
     zeros of the matrix meet it as 0·inf = nan. The result must have the dense values, which take each column
     alone: finite where they are finite, and non-finite in the same places."""
-    sparse, dense = _against_dense(command, expr, at)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # where dense is nan too, the splits run out: a warning says so
+        sparse, dense = _against_dense(command, expr, at)
     finite = np.isfinite(dense)
     assert not finite.all()  # the case is there
     np.testing.assert_array_equal(np.isfinite(sparse), finite)
@@ -505,7 +508,8 @@ def test_mending_stops_after_its_calls_where_nothing_is_finite():
     original = refine.refine
     try:
         evaluate.refine = lambda data, scheme, again: original(data, scheme, lambda w: calls.append(1) or again(w))
-        sparse, dense = _against_dense("jacobian", "eye(200) @ sqrt(x)", {"x": "zeros(200)"})
+        with pytest.warns(Warning, match="did not settle them"):
+            sparse, dense = _against_dense("jacobian", "eye(200) @ sqrt(x)", {"x": "zeros(200)"})
     finally:
         evaluate.refine = original
     assert 0 < len(calls) <= refine.MAX_CALLS
@@ -521,3 +525,32 @@ def test_a_dense_pattern_too_large_either_way_points_to_hvp_not_back_and_forth(f
     assert ran.returncode == 2 and ran.stdout == ""
     error, hint = ran.stderr.splitlines()
     assert error.startswith("error: the ") and hint == "hint: use `hvp` (H·v without forming H), or raise --max-memory"
+
+
+def test_a_jacobian_with_a_dense_row_apart_is_mended_in_its_forward_products_and_warns_of_the_rest():
+    """The row sum(x) is taken apart (one VJP, spoiled by 0·inf at x₀ too, and not split); the rest, coloured
+    by columns, shares products and is mended."""
+    with pytest.warns(Warning, match="1 entries of the sparse jacobian are nan"):
+        sparse, dense = _against_dense("jacobian", "concatenate([eye(50) @ sqrt(x), [sum(x)]])",
+                                       {"x": "linspace(0, 1, 50)"})
+    finite = np.isfinite(dense[:-50])  # the last 50 entries: the VJP's row, d sum(x)/dx = 1
+    np.testing.assert_allclose(sparse[:-50][finite], dense[:-50][finite], rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(np.isfinite(sparse[:-50]), finite)
+    assert np.isnan(sparse[-50]) and (sparse[-49:] == 1).all()  # nan where x₀ = 0 met it
+
+
+def test_sparse_many_points_with_a_bad_record_early_in_a_file(tmp_path):
+    """A bad record flushes the points before it, so the executable is compiled for fewer than the chunk: the
+    longer chunks after it run in slices of that size. The CSV header comes first even when record 0 is bad."""
+    points = tmp_path / "points.csv"
+    points.write_text("1,2,a\n1,2,3\n1,2,a\n1,1,1\n2,2,2\n3,1,2\n")
+    ran = jaccli("hessian", "sum(x[1:]*x[:-1]**2)", "--vars", "x", "--at", f"@{points}", "--sparse", "-f", "csv",
+                 "--skip-bad")
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "index,row,col,value" and lines.count("index,row,col,value") == 1
+    indices = sorted({int(line.split(",")[0]) for line in lines[1:]})
+    assert indices == [1, 3, 4, 5]
+    for index, x in ((1, [1, 2, 3]), (3, [1, 1, 1]), (4, [2, 2, 2]), (5, [3, 1, 2])):
+        got = {(int(r), int(c)): float(v) for i, r, c, v in (line.split(",") for line in lines[1:]) if int(i) == index}
+        assert got[(0, 0)] == 2 * x[1] and got[(0, 1)] == 2 * x[0] and got[(1, 1)] == 2 * x[2]

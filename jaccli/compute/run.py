@@ -127,15 +127,21 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
         if not complex_out and might_pay(setup, out_shape):  # a large result: is it mostly zeros?
             from .sparse.evaluate import run_sparse
 
+            from .sparse.scheme import wanted
+
+            looked = wanted(setup, out_shape) is None  # not turned down first (--chunk-size, --with-value)
             found = run_sparse(setup, device, out_shape, use_cache=use_cache, memory=memory)  # None: dense
             if found is not None:
                 return found
             try:
                 the_plan = plan(setup, out_shape, complex_out=complex_out)
-            except TooLargeError as error:  # --sparse would not help: auto has looked
+            except TooLargeError as error:
+                if not looked:
+                    raise
                 raise TooLargeError(f"{error.message}, and its sparsity pattern is too dense to pay",
                                     hint=f"use {setup.command.without_forming}, or raise --max-memory") from None
-        the_plan = plan(setup, out_shape, complex_out=complex_out)
+        else:
+            the_plan = plan(setup, out_shape, complex_out=complex_out)
     else:
         the_plan = plan(setup, tuple(entry[1]["out_shape"]), complex_out=entry[1].get("complex_out", False)) \
             if entry else plan(setup)

@@ -38,7 +38,7 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
         raise JaccliError(f"many sparse results go to one .{fmt} file a point",
                           hint=f"give the first name: -o H.{fmt} writes H.0.{fmt}, H.1.{fmt}, …")
     refuse_overwriting_inputs(output, request, env)
-    stream = None
+    stream, written = None, False  # written: a result's lines went out (an error line in JSON is none)
     try:
         for index, result in enumerate(sparse_points(request, point_specs(request, env.stdin.buffer, bad=True))):
             if isinstance(result, BadRecord):
@@ -63,16 +63,19 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
                     sparse.to_table(result, env.console(file=stream) if stream else env.console(),
                                     precision=precision)
                 continue
+            first = stream is None or not written
             if stream is None:
                 stream = open_output(output, "wb") if output else Checked(env.stdout.buffer, "standard output")
-            stream.write(_lines(result, fmt, index, precision).encode())
+            stream.write(_lines(result, fmt, index, precision, first).encode())
+            written = True
             stream.flush()
     finally:
         if stream is not None and output:
             stream.close()
 
 
-def _lines(result, fmt: str, index: int, precision) -> str:
+def _lines(result, fmt: str, index: int, precision, first: bool = False) -> str:
+    """One point's lines; `first`: the first result written (a CSV header goes before it)."""
     if fmt == "json":
         text, replaced = sparse.to_json(result, index)
         if replaced:
@@ -80,7 +83,7 @@ def _lines(result, fmt: str, index: int, precision) -> str:
         return text
     if fmt == "csv":
         body = sparse.to_csv(result).split("\n", 1)[1]
-        return ("index,row,col,value\n" if index == 0 else "") + "".join(
+        return ("index,row,col,value\n" if first else "") + "".join(
             f"{index},{line}\n" for line in body.splitlines())
     return "".join(f"{index} {line}\n" for line in sparse.to_plain(result, precision).splitlines())
 

@@ -24,7 +24,7 @@ from ..budget import guard_working_memory
 from ..backend import device_name, load_jax, no_xla_cache, runtime_error
 from ..prepare import Plan, output_spec, plan
 from ..run import FromPlan
-from .refine import refine
+from .refine import MAX_CALLS, refine
 from .scheme import Scheme, find_scheme, guard, refused, wanted
 
 
@@ -92,8 +92,12 @@ def run_sparse(setup, device, out_shape: tuple | None = None, *, use_cache: bool
         if not bool(finite):
             warn("f itself is not finite (nan or inf) at this point: the derivative there means little")
         matrix = decompress(scheme, products)
-        if bool(finite) and not np.isfinite(matrix.data).all():  # 0·inf where columns shared a product
-            refine(matrix.data, scheme, again)
+        if bool(finite) and np.isnan(matrix.data).any():  # 0·inf where columns shared a product
+            waiting = refine(matrix.data, scheme, again)
+            if waiting:
+                warn(f"{waiting:,} entries of the sparse {setup.command.name} are nan, and evaluating parts of "
+                     f"their colour groups (at most {MAX_CALLS} times) did not settle them: the dense result "
+                     "(--no-sparse) may have numbers there")
         return SparseResult(the_plan, matrix, scheme, device_name(device),
                             "off" if key is None else "hit" if entry is not None else "miss")
     finally:

@@ -38,10 +38,10 @@ def sparse_points(request, specs, *, executables: dict | None = None):
     device = select_device(request.device)  # dense points (batch.py)
     expression = read_expression(request.expr)
     setups = _bound(request, specs, expression)
-    setup = next(setups, _NONE)
+    setup, skipped = next(setups, _NONE), 0  # skipped: bad records given so far (record numbers count them)
     while isinstance(setup, BadRecord):  # the scheme is made at the first good point
         yield setup
-        setup = next(setups, _NONE)
+        setup, skipped = next(setups, _NONE), skipped + 1
     if setup is _NONE:  # a file of no (good) points: nothing to write
         return
     found = sparse_scheme(setup, device, use_cache=cache.usable(request.no_cache), memory=executables)
@@ -61,19 +61,20 @@ def sparse_points(request, specs, *, executables: dict | None = None):
                 yield from points.evaluate(pending)
                 pending = []
             yield current
-            current = next(setups, _NONE)
+            current, skipped = next(setups, _NONE), skipped + 1
         if current is _NONE:
             break
+        number = index + 1 + skipped
         if current.dtype != setup.dtype:
             if pending:
                 yield from points.evaluate(pending)
-            raise PointError(f"record {index + 1}: its values are {current.dtype.name}, but the first record's were "
+            raise PointError(f"record {number}: its values are {current.dtype.name}, but the first record's were "
                              f"{setup.dtype.name}", hint="sparse derivatives take real points; results before it "
                              "were written")
         if _shapes(current) != shapes:
             if pending:
                 yield from points.evaluate(pending)
-            raise PointError(f"record {index + 1}: the variables have shapes {_text(_shapes(current))}, but the "
+            raise PointError(f"record {number}: the variables have shapes {_text(_shapes(current))}, but the "
                              f"first record's were {_text(shapes)}: one pattern is for points of one shape",
                              hint="results before it were written; run points of other shapes apart")
     if pending:
@@ -109,8 +110,12 @@ class _Points:
 
     def evaluate(self, setups: list):
         if self.compiled is None:
-            self.size = len(setups)  # a whole chunk, or every point there is
+            self.size = len(setups)  # a whole chunk, or every point there is (or before a bad record)
             self.compiled = self._compile(self.size)
+        if len(setups) > self.size:  # compiled for fewer: slices of its size
+            for start in range(0, len(setups), self.size):
+                yield from self.evaluate(setups[start:start + self.size])
+            return
         z = _padded(np.stack([s.z for s in setups]), self.size)
         c = _padded(np.stack([s.c for s in setups]), self.size)
         try:

@@ -21,18 +21,24 @@ import numpy as np
 
 from .colour import _entries
 
-MAX_CALLS = 32  # evaluations at most: one culprit column at n = 10⁶ takes about log₂(n / colours) ≈ 19
+MAX_CALLS = 32  # evaluations at most: one culprit column takes 2·log₂(its group's size) with one colour (so
+# groups of up to 65,536 columns), about half of that with two colours or more
 
 
 def refine(data: np.ndarray, scheme, evaluate) -> int:
-    """Mend the non-finite entries of `data` (the pattern's CSR order) that a split of their colour group makes
-    finite; `evaluate(w)` gives the products (flat) for colours `w`. Returns how many entries stay non-finite.
-    Only forward products are split (a Jacobian's reverse ones, for dense rows, are left as they are)."""
+    """Mend the nan entries of `data` (the pattern's CSR order) that a split of their colour group makes
+    finite; `evaluate(w)` gives the products (flat) for colours `w`. Returns how many nan entries were left
+    unsettled: those still waiting when MAX_CALLS ran out, and those read from a Jacobian's reverse products
+    (its dense rows), which are not split. An inf is its own column's value (0·inf, what sharing a product
+    adds, is nan)."""
     colouring = scheme.colouring
-    bad = np.flatnonzero(~np.isfinite(data))
-    if len(bad) == 0 or colouring.n_reverse or colouring.n_forward == 0:
-        return len(bad)
     m = scheme.pattern.shape[0]
+    nan = np.isnan(data)
+    forward = colouring.gather < colouring.n_forward * m
+    apart = int(np.count_nonzero(nan & ~forward))  # read from a reverse product: left, and counted
+    bad = np.flatnonzero(nan & forward)
+    if len(bad) == 0:
+        return apart
     rows, cols = _entries(scheme.pattern)
     forward = colouring.forward
     queue = []
@@ -49,14 +55,14 @@ def refine(data: np.ndarray, scheme, evaluate) -> int:
         products = evaluate(w)
         calls += 1
         for slot, (group, entries) in enumerate(batch):
-            values = products[slot * m + rows[entries]]
-            done = np.isfinite(values) & _alone(scheme.pattern, w, rows[entries], slot) if len(group) > 1 else \
+            values = products[slot * m + rows[entries].astype(np.int64)]
+            done = ~np.isnan(values) & _alone(scheme.pattern, w, rows[entries], slot) if len(group) > 1 else \
                 np.ones(len(entries), bool)
             data[entries[done]] = values[done]
             left = entries[~done]
             if len(left):
                 queue += _halves(group, left, cols)
-    return int(np.count_nonzero(~np.isfinite(data)))
+    return apart + sum(len(entries) for _, entries in queue)
 
 
 def _halves(group: np.ndarray, entries: np.ndarray, cols: np.ndarray) -> list:
