@@ -21,6 +21,7 @@ import numpy as np
 
 from .colour import _entries
 
+IDLE_CALLS = 3  # evaluations in a row that settle nothing: the nans are the columns' own (sqrt(x) at x = 0 …)
 MAX_CALLS = 32  # evaluations at most: one culprit column takes 2·log₂(its group's size) with one colour (so
 # groups of up to 65,536 columns), about half of that with two colours or more
 
@@ -28,9 +29,9 @@ MAX_CALLS = 32  # evaluations at most: one culprit column takes 2·log₂(its gr
 def refine(data: np.ndarray, scheme, evaluate) -> int:
     """Mend the nan entries of `data` (the pattern's CSR order) that a split of their colour group makes
     finite; `evaluate(w)` gives the products (flat) for colours `w`. Returns how many nan entries were left
-    unsettled: those still waiting when MAX_CALLS ran out, and those read from a Jacobian's reverse products
-    (its dense rows), which are not split. An inf is its own column's value (0·inf, what sharing a product
-    adds, is nan)."""
+    unsettled: those still waiting when MAX_CALLS ran out (or IDLE_CALLS settled none), and those read from
+    a Jacobian's reverse products (its dense rows), which are not split. An inf is its own column's value
+    (0·inf, what sharing a product adds, is nan)."""
     colouring = scheme.colouring
     m = scheme.pattern.shape[0]
     nan = np.isnan(data)
@@ -46,19 +47,21 @@ def refine(data: np.ndarray, scheme, evaluate) -> int:
         group = np.flatnonzero(forward == colour) if colour >= 0 else ()
         if len(group) > 1:  # a column alone already has its own value
             queue += _halves(group, bad[forward[cols[bad]] == colour], cols)
-    calls = 0
-    while queue and calls < MAX_CALLS:
+    calls = idle = 0
+    while queue and calls < MAX_CALLS and idle < IDLE_CALLS:
         batch, queue = queue[:colouring.n_forward], queue[colouring.n_forward:]
         w = np.full(len(forward) + len(colouring.reverse), -1, np.int32)
         for slot, (group, _) in enumerate(batch):
             w[group] = slot
         products = evaluate(w)
-        calls += 1
+        calls, idle = calls + 1, idle + 1
         for slot, (group, entries) in enumerate(batch):
             values = products[slot * m + rows[entries].astype(np.int64)]
             done = ~np.isnan(values) & _alone(scheme.pattern, w, rows[entries], slot) if len(group) > 1 else \
                 np.ones(len(entries), bool)
             data[entries[done]] = values[done]
+            if done.any():
+                idle = 0
             left = entries[~done]
             if len(left):
                 queue += _halves(group, left, cols)
