@@ -263,7 +263,7 @@ def sympy_reference(result: Result) -> np.ndarray:
 def point_specs(request: Request, stdin=None, *, bad: bool = False):
     """The points to check: request.at itself (None), or each record of --at @points.csv (.npy, .jsonl) or '-'.
     A bad record stops with a PointError; with `bad`, it is given as its BadRecord (its index set), and a good
-    one as (its spec, its line)."""
+    one as (its spec, its line, its index)."""
     from ..inputs.records import BadRecord, RecordReader
     from ..inputs.sources import record_source, record_spec
 
@@ -287,6 +287,6 @@ def point_specs(request: Request, stdin=None, *, bad: bool = False):
                 yield record_spec(row)
                 continue
             try:
-                yield record_spec(row), line
+                yield record_spec(row), line, index - 1
             except PointError as error:  # a value that is not a number
                 yield BadRecord(line, error.message, index - 1)

@@ -84,19 +84,17 @@ def sparse_points(request, specs, *, executables: dict | None = None):
 def _bound(request, specs, expression):
     """Each point's Setup; from point_specs(…, bad=True), a BadRecord for a record that is bad, or that bind
     refuses (a value that is not a number)."""
-    index = 0
     for item in specs:
         if isinstance(item, BadRecord):
             yield item
         elif isinstance(item, tuple):
-            spec, line = item
+            spec, line, index = item
             try:
                 yield bind(request, spec, expression)
             except PointError as error:
                 yield BadRecord(line, error.message, index)
         else:
             yield bind(request, item, expression)
-        index += 1
 
 
 class _Points:

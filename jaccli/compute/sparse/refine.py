@@ -3,7 +3,7 @@
 Columns of one colour are summed into one product, so an infinite derivative in one of them (sqrt or log
 at 0) meets the zeros that its neighbours' rows hold as constants (`eye(n) @ sqrt(x)`) as 0·inf = nan, and
 spoils entries that are finite when each column is taken alone, as the dense evaluation takes them. So when
-an entry of the result is not finite, its colour group is split in halves and each half evaluated again with
+an entry of the result is nan, its colour group is split in halves and each half evaluated again with
 the same executable (its colours are an argument: one call takes up to n_forward groups), down to single
 columns if need be. An entry is read from its column's group where no other column of the group has an
 entry in its row; a single column's value is its own, finite or not.
@@ -35,9 +35,9 @@ def refine(data: np.ndarray, scheme, evaluate) -> int:
     colouring = scheme.colouring
     m = scheme.pattern.shape[0]
     nan = np.isnan(data)
-    forward = colouring.gather < colouring.n_forward * m
-    apart = int(np.count_nonzero(nan & ~forward))  # read from a reverse product: left, and counted
-    bad = np.flatnonzero(nan & forward)
+    in_forward = colouring.gather < colouring.n_forward * m
+    apart = int(np.count_nonzero(nan & ~in_forward))  # read from a reverse product: left, and counted
+    bad = np.flatnonzero(nan & in_forward)
     if len(bad) == 0:
         return apart
     rows, cols = _entries(scheme.pattern)
