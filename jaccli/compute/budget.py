@@ -10,12 +10,18 @@ from ..errors import PointError, TooLargeError
 from ..inputs.builders import format_bytes
 
 
-def default_max_memory() -> int:
-    """A quarter of the machine's RAM."""
+def machine_memory() -> int | None:
+    """The machine's RAM, or None when the system does not say."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        return 4 * 1024**3
+        return None
+
+
+def default_max_memory() -> int:
+    """A quarter of the machine's RAM (4 GiB when it is not known)."""
+    ram = machine_memory()
+    return ram // 4 if ram else 4 * 1024**3
 
 
 def guard_size(what: str, shape: tuple[int, ...], itemsize: int, budget: int,
@@ -34,10 +40,7 @@ def guard_size(what: str, shape: tuple[int, ...], itemsize: int, budget: int,
 def device_memory(device) -> int | None:
     """What `device` holds: an accelerator's own limit (None when it does not say), the CPU's the machine's RAM."""
     if device.platform == "cpu":
-        try:
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            return None
+        return machine_memory()
     try:
         limit = (device.memory_stats() or {}).get("bytes_limit")
     except (RuntimeError, AttributeError, NotImplementedError):
@@ -45,7 +48,7 @@ def device_memory(device) -> int | None:
     return int(limit) if limit else None
 
 
-def guard_working_memory(compiled, setup, device, what: str | None = None, copies: int = 1) -> None:
+def guard_working_memory(compiled, setup, device, *, sparse: bool = False, copies: int = 1) -> None:
     """Refuse, before it runs, an executable whose memory (XLA's count: arguments, result and the intermediate
     arrays it keeps, times `copies` for CPU devices that share one RAM) is more than the device holds, or than
     an explicit --max-memory when that is larger: an intermediate array the result's size does not show
@@ -62,13 +65,16 @@ def guard_working_memory(compiled, setup, device, what: str | None = None, copie
     asked = setup.request.max_memory
     if held is None or size <= held or (asked is not None and size <= asked):
         return
-    name = what or setup.command.name
+    name = setup.command.name + (" --sparse" if sparse else "")
     limit = f"--max-memory {format_bytes(asked)}" if asked is not None and asked > held else \
         f"the {format_bytes(held)} of the {device.platform} device"
-    sparse = name.endswith("--sparse")
-    ways = f"{setup.command.without_forming}, or a smaller problem" if sparse else \
-        f"--chunk-size K (fewer directions at once), {setup.command.without_forming}, or --sparse" \
-        if setup.command.without_forming else "a smaller problem"
+    without_forming = setup.command.without_forming
+    if not without_forming:
+        ways = "a smaller problem"
+    elif sparse:
+        ways = f"{without_forming}, or a smaller problem"
+    else:
+        ways = f"--chunk-size K (fewer directions at once), {without_forming}, or --sparse"
     raise TooLargeError(
         f"`{name}` would need {format_bytes(size)} of memory for its arguments, result and intermediate arrays, "
         f"more than {limit}",

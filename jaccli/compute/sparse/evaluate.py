@@ -167,7 +167,7 @@ def _products(setup, the_plan, scheme, device, key, entry, use_cache: bool, memo
     def compile_fresh():
         with no_xla_cache(jax):
             compiled = jax.jit(checked).lower(z, c, w).compile(products_options(device))
-        guard_working_memory(compiled, setup, device, f"{setup.command.name} --sparse")
+        guard_working_memory(compiled, setup, device, sparse=True)
         from ..run import uses_lapack
 
         metadata = {"out_shape": list(the_plan.out_shape), "block": None, "lapack": uses_lapack(setup.expression)}
