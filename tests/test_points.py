@@ -177,3 +177,15 @@ def test_constant_values_use_the_same_functions_as_expressions():
 def test_unicode_names_in_at():
     point = bind("r*cos(θ)", "r=2,θ=pi/3")
     assert point.values["θ"].tolist() == math.pi / 3 and point.layout.names == ("r", "θ")
+
+
+def test_builders_keep_a_complex_value_whole():
+    """full(3, 1+1j) once dropped the imaginary part with only NumPy's warning."""
+    assert read_value("full(3, 1+1j)", max_bytes=BUDGET).tolist() == [1 + 1j] * 3
+    np.testing.assert_array_equal(read_value("linspace(0, 2j, 3)", max_bytes=BUDGET), [0, 1j, 2j])
+    assert read_value("full(2, 2.5)", max_bytes=BUDGET).dtype == np.float64
+    for text, message in (("arange(1j)", "arange() takes real numbers"), ("full(2, [1, 2])", "takes one number")):
+        with pytest.raises(JaccliError, match=re.escape(message)):
+            read_value(text, max_bytes=BUDGET)
+    with pytest.raises(TooLargeError, match="complex array"):
+        read_value("full(100, 1j)", max_bytes=1200)  # 800 bytes real, 1,600 complex

@@ -44,18 +44,41 @@ def builders(max_bytes: int) -> dict:
         arity("ones", args, 1, 1, kw)
         return np.ones(shape_of(args[0]))
 
+    def number(value, name: str):
+        """A builder's value: a float, or a complex number when it has an imaginary part (then 16 bytes an
+        entry); a list or array is not one value."""
+        if np.ndim(value) != 0:
+            raise PointError(f"{name}() takes one number here, not {np.asarray(value).tolist()}")
+        if np.iscomplexobj(value) and np.imag(value) != 0:
+            return complex(value)
+        return float(np.real(value))
+
+    def complex_sized(shape: tuple[int, ...], *values) -> tuple[int, ...]:
+        if any(isinstance(v, complex) for v in values) and math.prod(shape) * 16 > max_bytes:
+            raise TooLargeError(f"a complex array of shape {shape} would take {format_bytes(math.prod(shape) * 16)}",
+                                hint="raise --max-memory, or use a smaller size")
+        return shape
+
+    def real(value, name: str) -> float:
+        found = number(value, name)
+        if isinstance(found, complex):
+            raise PointError(f"{name}() takes real numbers, not {found}")
+        return found
+
     def full(args, kw):
         arity("full", args, 2, 2, kw)
-        return np.full(shape_of(args[0]), float(args[1]))
+        value = number(args[1], "full")
+        return np.full(complex_sized(shape_of(args[0]), value), value)
 
     def linspace(args, kw):
         arity("linspace", args, 3, 3, kw)
-        return np.linspace(float(args[0]), float(args[1]), shape_of(args[2])[0])
+        start, stop = number(args[0], "linspace"), number(args[1], "linspace")
+        return np.linspace(start, stop, complex_sized(shape_of(args[2]), start, stop)[0])
 
     def arange(args, kw):
         arity("arange", args, 1, 3, kw)
-        start, stop, step = ([0.0] + [float(a) for a in args] + [1.0])[-3:] if len(args) == 1 else \
-            ([float(a) for a in args] + [1.0])[:3]
+        start, stop, step = ([0.0] + [real(a, "arange") for a in args] + [1.0])[-3:] if len(args) == 1 else \
+            ([real(a, "arange") for a in args] + [1.0])[:3]
         if step == 0 or not all(map(math.isfinite, (start, stop, step))):
             raise PointError("arange() needs finite bounds and a nonzero step")
         shape_of(max(0, math.ceil((stop - start) / step)))  # refuse before allocating
