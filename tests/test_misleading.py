@@ -26,6 +26,11 @@ def test_nothing_to_differentiate_is_an_error_not_an_empty_answer(argv):
     assert code == 2 and out == "" and "has nothing to differentiate" in err and "Traceback" not in err
 
 
+def test_variables_of_no_entries_are_named_as_such():
+    code, out, err = run("grad", "sum(x**2)", "--at", "x=zeros(0)")
+    assert code == 2 and out == "" and "the variables hold no entries (x has shape (0,))" in err
+
+
 def test_eval_of_a_constant_is_fine():
     assert run("eval", "2*pi")[:2] == (0, "6.283185307179586\n")
 

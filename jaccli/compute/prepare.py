@@ -222,9 +222,12 @@ def bind(request: Request, spec: PointSpec | None = None, expression: Expression
     point = points.bind_point(expression, spec, variable_order=request.vars, wrt=differentiated(request),
                               wrt_option="--partial" if request.partial else "--wrt")
     if command.name != "eval" and point.layout.z_size == 0:
-        what = "--wrt names no variables" if request.wrt is not None else "the expression has no variables"
+        empty = ", ".join(f"{s.name} has shape {s.shape}" for s in point.layout.wrt)
+        what = f"the variables hold no entries ({empty})" if empty else \
+            "--wrt names no variables" if request.wrt is not None else "the expression has no variables"
         raise ShapeError(f"`{command.name}` has nothing to differentiate: {what}",
-                         hint="name the variables to differentiate: --wrt x,y (or run `eval`)")
+                         hint="give them values with entries (or run `eval`)" if empty else
+                         "name the variables to differentiate: --wrt x,y (or run `eval`)")
     dtype = run_dtype(request, point.z, point.c)
     z, c = (_in_dtype(part, dtype) for part in (point.z, point.c))
     values = {name: value.astype(dtype) for name, value in point.values.items()} if dtype.kind == "c" else \
