@@ -554,3 +554,37 @@ def test_sparse_many_points_with_a_bad_record_early_in_a_file(tmp_path):
     for index, x in ((1, [1, 2, 3]), (3, [1, 1, 1]), (4, [2, 2, 2]), (5, [3, 1, 2])):
         got = {(int(r), int(c)): float(v) for i, r, c, v in (line.split(",") for line in lines[1:]) if int(i) == index}
         assert got[(0, 0)] == 2 * x[1] and got[(0, 1)] == 2 * x[0] and got[(1, 1)] == 2 * x[2]
+
+
+def test_a_scan_costs_the_nonzeros_of_its_result_not_its_pairs():
+    """cumsum over 10⁵ entries that all depend on a and b: 2·10⁵ nonzeros, where the scan's pairs are 5·10⁹
+    (refused before). The 2×2 Hessian equals the dense one."""
+    import jaccli as api
+
+    expr, at = "sum(cumsum(a*t + b*t**2)**2)", {"a": "1", "b": "2", "t": "linspace(0, 1, 100000)"}
+    sparse = api.hessian(expr, at=at, wrt=["a", "b"], sparse=True)
+    dense = api.hessian(expr, at=at, wrt=["a", "b"], sparse=False).value
+    assert sparse.matrix.nnz == 4
+    np.testing.assert_allclose(sparse.matrix.toarray(), dense, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["forward", "reverse", "axis 0", "axis 1", "axis 0 reversed", "two inputs", "cumprod"])
+def test_scan_patterns_equal_the_dense_jacobians_nonzeros(name):
+    import jax
+    import jax.numpy as jnp
+
+    from jaccli.compute.sparse.pattern import jacobian_pattern
+
+    f, n = {
+        "forward": (lambda z: jnp.cumsum(z**2), 7),
+        "reverse": (lambda z: jax.lax.cumsum(z**2, reverse=True), 7),
+        "axis 0": (lambda z: jnp.cumsum(z.reshape(3, 4) ** 2, axis=0).reshape(-1), 12),
+        "axis 1": (lambda z: jnp.cumsum(z.reshape(3, 4) ** 2, axis=1).reshape(-1), 12),
+        "axis 0 reversed": (lambda z: jax.lax.cumsum(z.reshape(3, 4) ** 2, axis=0, reverse=True).reshape(-1), 12),
+        "two inputs": (lambda z: jnp.cumsum(z[::2] * z[1::2]), 10),
+        "cumprod": (lambda z: jnp.cumprod(z[:5] + z[5:]), 10),
+    }[name]
+    z = np.random.default_rng(4).normal(size=n)
+    dense = np.asarray(jax.jit(jax.jacfwd(f))(z)).reshape(-1, n) != 0
+    pattern, _ = jacobian_pattern(lambda z, c: f(z), n, 0, np.float64)
+    np.testing.assert_array_equal(pattern.toarray(), dense)

@@ -148,20 +148,39 @@ def reduction(eqn, ins, value):
 
 
 def cumulative(eqn, ins, value):
-    """cumsum and the other scans along `axis`: entry t depends on entries ≤ t (≥ t when reversed)."""
-    import scipy.sparse as sp
+    """cumsum and the other scans along `axis`: entry t depends on entries ≤ t (≥ t when reversed). Each input
+    column is found at its first position along each line, and entry t holds the columns found by t: work as
+    the result's nonzeros (a scan of a∙t + b∙t² over 10⁵ entries is 2·10⁵), not the n²/2 pairs of the scan."""
+    from .sets import as_csr, matrix
 
+    if ins[0] is None:
+        return [None]
     shape, axis = shape_of(eqn.invars[0]), eqn.params["axis"]
-    length = shape[axis]
-    _no_more_than(size_of(eqn.invars[0]) * (length + 1) // 2)
-    ids = np.moveaxis(_ids(shape), axis, -1).reshape(-1, length)
-    later, earlier = np.tril_indices(shape[axis])
-    if eqn.params.get("reverse"):
-        later, earlier = earlier, later
-    rows, cols = ids[:, later].reshape(-1), ids[:, earlier].reshape(-1)
-    size = ids.size
-    selector = sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(size, size))
-    return [product(selector, ins[0])]
+    length, size = shape[axis], size_of(eqn.invars[0])
+    ids = np.moveaxis(_ids(shape), axis, -1).reshape(-1, length)  # entry numbers, a line along the axis a row
+    sets = as_csr(ins[0])
+    n = sets.shape[1]
+    step = np.empty(size, np.int64)  # each entry's place along its line, counted in the scan's direction
+    line = np.empty(size, np.int64)
+    step[ids] = np.arange(length)[::-1] if eqn.params.get("reverse") else np.arange(length)
+    line[ids] = np.arange(len(ids))[:, None]
+    entry_rows = np.repeat(np.arange(size), np.diff(sets.indptr))
+    key = line[entry_rows] * n + sets.indices  # (line, column)
+    order = np.lexsort((step[entry_rows], key))
+    key, first = key[order], step[entry_rows][order]
+    firsts = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    key, first = key[firsts], first[firsts]  # each (line, column) at the first step it is found
+    counts = length - first
+    total = int(counts.sum())
+    _no_more_than(total)
+    which = np.repeat(np.arange(len(key)), counts)
+    steps = first[which] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    places = length - 1 - steps if eqn.params.get("reverse") else steps
+    rows, cols = ids[key[which] // n, places], key[which] % n
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(size + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
+    return [matrix(cols[order].astype(np.int32 if n < 2**31 else np.int64), indptr, size, n)]
 
 
 def along_axis(eqn, ins, value):
