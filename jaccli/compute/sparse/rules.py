@@ -166,10 +166,10 @@ def cumulative(eqn, ins, value):
     line[ids] = np.arange(len(ids))[:, None]
     entry_rows = np.repeat(np.arange(size), np.diff(sets.indptr))
     key = line[entry_rows] * n + sets.indices  # (line, column)
-    order = np.lexsort((step[entry_rows], key))
-    key, first = key[order], step[entry_rows][order]
-    firsts = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
-    key, first = key[firsts], first[firsts]  # each (line, column) at the first step it is found
+    by_key = np.lexsort((step[entry_rows], key))
+    key, first = key[by_key], step[entry_rows][by_key]
+    new = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    key, first = key[new], first[new]  # each (line, column) at the first step it is found
     counts = length - first
     total = int(counts.sum())
     _no_more_than(total)
@@ -177,10 +177,10 @@ def cumulative(eqn, ins, value):
     steps = first[which] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     places = length - 1 - steps if eqn.params.get("reverse") else steps
     rows, cols = ids[key[which] // n, places], key[which] % n
-    order = np.lexsort((cols, rows))
+    by_row = np.lexsort((cols, rows))
     indptr = np.zeros(size + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
-    return [matrix(cols[order].astype(np.int32 if n < 2**31 else np.int64), indptr, size, n)]
+    return [matrix(cols[by_row].astype(np.int32 if n < 2**31 else np.int64), indptr, size, n)]
 
 
 def along_axis(eqn, ins, value):
