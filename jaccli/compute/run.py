@@ -153,6 +153,8 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
                        value_size(the_plan))
         z, c, w = split.arguments(z, c, w)
 
+    sharing = len(devices) if split and device.platform == "cpu" else 1  # CPU devices share one RAM
+
     def compile_fresh():
         # not from JAX's own persistent cache: an executable loaded from it does not re-serialize
         with no_xla_cache(jax):
@@ -167,7 +169,6 @@ def run(request: Request, spec: PointSpec | None = None, *, executables: Mutable
             memory[key] = (fresh, metadata)
         return fresh
 
-    sharing = len(devices) if split and device.platform == "cpu" else 1  # CPU devices share one RAM
     if entry is not None:
         guard_working_memory(entry[0], setup, device, copies=sharing)  # kept under another --max-memory
     try:

@@ -30,9 +30,14 @@ def entry_namer(plan):
     def name(k: int) -> str:
         o, rest = divmod(k, n**order)
         along = [rest // n ** (order - 1 - a) % n for a in range(order)]
-        return f"d{order if order > 1 else ''}{outs[o]}/" + "".join(f"d{ins[j]}" for j in along)
+        return _head(order, outs[o]) + "".join(f"d{ins[j]}" for j in along)
 
     return name
+
+
+def _head(order: int, out: str) -> str:
+    """A derivative's name up to its inputs: df0/, d2f/."""
+    return f"d{order if order > 1 else ''}{out}/"
 
 
 def entry_names(plan) -> list[str]:
@@ -50,5 +55,5 @@ def entry_names(plan) -> list[str]:
     alongs = ins
     for _ in range(order - 1):
         alongs = [a + b for a in alongs for b in ins]
-    heads = [f"d{order if order > 1 else ''}{o}/" for o in outs]
+    heads = [_head(order, o) for o in outs]
     return [head + along for head in heads for along in alongs]

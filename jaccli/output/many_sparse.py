@@ -39,6 +39,10 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
                           hint=f"give the first name: -o H.{fmt} writes H.0.{fmt}, H.1.{fmt}, …")
     refuse_overwriting_inputs(output, request, env)
     stream, written = None, False  # written: a result's lines went out (an error line in JSON is none)
+
+    def lines_stream():
+        return stream or (open_output(output, "wb") if output else Checked(env.stdout.buffer, "standard output"))
+
     try:
         for index, result in enumerate(sparse_points(request, point_specs(request, env.stdin.buffer, bad=True))):
             if isinstance(result, BadRecord):
@@ -46,8 +50,7 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
                     raise stop_at(result)
                 warn(f"line {result.line}: {result.message} (skipped)")
                 if fmt == "json":
-                    if stream is None:
-                        stream = open_output(output, "wb") if output else Checked(env.stdout.buffer, "standard output")
+                    stream = lines_stream()
                     stream.write((json.dumps({"index": index, "line": result.line, "error": result.message}) + "\n")
                                  .encode())
                     stream.flush()
@@ -63,10 +66,8 @@ def write_sparse_batch(request, fmt: str | None, output: str | None, env, *, pre
                     sparse.to_table(result, env.console(file=stream) if stream else env.console(),
                                     precision=precision)
                 continue
-            first = stream is None or not written
-            if stream is None:
-                stream = open_output(output, "wb") if output else Checked(env.stdout.buffer, "standard output")
-            stream.write(_lines(result, fmt, index, precision, first).encode())
+            stream = lines_stream()
+            stream.write(_lines(result, fmt, index, precision, first=not written).encode())
             written = True
             stream.flush()
     finally:

@@ -126,7 +126,8 @@ def sparse_scheme(setup, device, out_shape: tuple | None = None, *, use_cache: b
         key = cache.executable_key(
             command=request.command, mode=request.mode, dtype=setup.dtype.name, expr=str(setup.expression),
             sparse=request.sparse, budget=setup.budget, layout=[(s.name, s.shape, s.wrt) for s in setup.layout.slots],
-            device=(device.platform, device.device_kind, device.id), options=sorted(products_options(device)))
+            device=(device.platform, device.device_kind, device.id),
+            options=sorted(products_options(device).items()))
     entry = memory.get(key) if memory is not None and key is not None else None
     scheme, status = (entry[1]["scheme"], "hit") if entry else _cached_scheme(key, use_cache)
     if scheme is None and status != "dense":

@@ -12,7 +12,6 @@ as each arrives.
 
 from __future__ import annotations
 
-import itertools
 import os
 from dataclasses import replace
 
@@ -38,10 +37,10 @@ def sparse_points(request, specs, *, executables: dict | None = None):
     device = select_device(request.device)  # dense points (batch.py)
     expression = read_expression(request.expr)
     setups = _bound(request, specs, expression)
-    setup, skipped = next(setups, _NONE), 0  # skipped: bad records given so far (record numbers count them)
+    setup, number = next(setups, _NONE), 1  # number: the record's, bad ones counted
     while isinstance(setup, BadRecord):  # the scheme is made at the first good point
         yield setup
-        setup, skipped = next(setups, _NONE), skipped + 1
+        setup, number = next(setups, _NONE), number + 1
     if setup is _NONE:  # a file of no (good) points: nothing to write
         return
     found = sparse_scheme(setup, device, use_cache=cache.usable(request.no_cache), memory=executables)
@@ -50,21 +49,20 @@ def sparse_points(request, specs, *, executables: dict | None = None):
     scheme, first_plan = found[:2]
     points = _Points(jax, setup, first_plan, scheme, device, 1 if _streamed(request) else _chunk(scheme, setup))
     pending, shapes, current = [], _shapes(setup), setup
-    for index in itertools.count(1):
+    while True:
         pending.append(current)
         if len(pending) == points.chunk:
             yield from points.evaluate(pending)
             pending = []
-        current = next(setups, _NONE)
+        current, number = next(setups, _NONE), number + 1
         while isinstance(current, BadRecord):
             if pending:
                 yield from points.evaluate(pending)
                 pending = []
             yield current
-            current, skipped = next(setups, _NONE), skipped + 1
+            current, number = next(setups, _NONE), number + 1
         if current is _NONE:
             break
-        number = index + 1 + skipped
         if current.dtype != setup.dtype:
             if pending:
                 yield from points.evaluate(pending)

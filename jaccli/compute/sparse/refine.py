@@ -42,11 +42,14 @@ def refine(data: np.ndarray, scheme, evaluate) -> int:
         return apart
     rows, cols = _entries(scheme.pattern)
     forward = colouring.forward
+    by_colour = np.argsort(forward, kind="stable")  # each colour's columns together, in column order
+    bounds = np.searchsorted(forward[by_colour], np.arange(colouring.n_forward + 1))
+    bad_colours = forward[cols[bad]]
     queue = []
-    for colour in np.unique(forward[cols[bad]]):
-        group = np.flatnonzero(forward == colour) if colour >= 0 else ()
+    for colour in np.unique(bad_colours[bad_colours >= 0]):
+        group = by_colour[bounds[colour]:bounds[colour + 1]]
         if len(group) > 1:  # a column alone already has its own value
-            queue += _halves(group, bad[forward[cols[bad]] == colour], cols)
+            queue += _halves(group, bad[bad_colours == colour], cols)
     calls = idle = 0
     while queue and calls < MAX_CALLS and idle < IDLE_CALLS:
         batch, queue = queue[:colouring.n_forward], queue[colouring.n_forward:]
